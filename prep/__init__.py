@@ -1,0 +1,1 @@
+"""Dataset preparation: one module per stage, each a generator of records."""

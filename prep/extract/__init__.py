@@ -1,0 +1,1 @@
+"""Readers that turn raw sources (HTML, CSV, SQL dumps, JSON/JSONL) into records."""
