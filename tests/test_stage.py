@@ -1,0 +1,65 @@
+"""The contracts every stage shares: atomic outputs, sidecars, and surviving a SIGKILL."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from prep.stage import Stage, sidecar
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_sidecar_names():
+    assert sidecar(Path("d/x.jsonl"), ".stats.json") == Path("d/x.stats.json")
+    assert sidecar(Path("d/train.arrow"), ".rejected.jsonl") == Path("d/train.rejected.jsonl")
+
+
+def test_failed_stage_leaves_old_output_untouched(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous complete output\n")
+    with pytest.raises(ValueError):
+        with Stage("t", out, {}) as stage:
+            stage.read()
+            stage.keep({"id": 1})
+            raise ValueError("boom")
+    assert out.read_text() == "previous complete output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_unbalanced_counts_are_a_bug_not_a_silent_loss(tmp_path):
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(RuntimeError, match="lost or counted twice"):
+        with Stage("t", out, {}) as stage:
+            stage.read(2)
+            stage.keep({"id": 1})
+    assert not out.exists()
+
+
+def test_sigkill_mid_run_leaves_nothing_complete_and_rerun_finishes(tmp_path):
+    src = tmp_path / "big.jsonl"
+    with open(src, "w") as fh:
+        for i in range(120_000):
+            fh.write(json.dumps({"id": i, "text": f"record {i} with a few words of text"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "train.cli", "prep", "clean", "--input", str(src), "--output", str(out),
+           "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    # Kill once the stage is visibly writing its temporary output.
+    while time.time() < deadline and not any(p.name.startswith(".out.jsonl.tmp") for p in tmp_path.iterdir()):
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert proc.poll() is None, "stage finished before it could be killed; make the input larger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "out.jsonl" not in names and "out.stats.json" not in names
+    assert subprocess.run(cmd, cwd=ROOT).returncode == 0
+    stats = json.loads((tmp_path / "out.stats.json").read_text())
+    assert stats["read"] == stats["kept"] == 120_000
+    assert sum(1 for _ in open(out)) == 120_000
