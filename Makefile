@@ -38,8 +38,9 @@ $(MODEL)/config.json: $(STAMP)
 demo: $(MODEL)/config.json
 	PATH="$(abspath $(BIN)):$$PATH" bash recipes/demo.sh
 
+# make bench ARGS=--quick for a short run.
 bench: install
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(ARGS)
 
 clean:
 	rm -rf data/work data/runs bench/results/*.tmp

@@ -183,14 +183,19 @@ class Stage:
         if not self.quiet:
             print(f"{self.name}: skipped {where}: {reason}", file=sys.stderr)
 
-    def records(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[dict]:
-        """Count every item read, turn broken ones into errors, yield the good records."""
+    def good_reads(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[Read]:
+        """Count every item read, turn broken ones into errors, yield the good ones (with where)."""
         for item in progress(reads, self.quiet, desc=desc or self.name, unit="rec"):
             self.read()
             if item.error is not None:
                 self.error(item.where, item.error, item.raw)
             else:
-                yield item.record
+                yield item
+
+    def records(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[dict]:
+        """Like ``good_reads``, yielding the records alone."""
+        for item in self.good_reads(reads, desc):
+            yield item.record
 
     def summary(self) -> dict:
         return {

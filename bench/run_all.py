@@ -1,0 +1,43 @@
+"""Run every benchmark in bench/ one after the other and list where their results went.
+
+Each benchmark measures its own baseline in the same run and prints the ratio; results
+land in bench/results/NAME.{json,md}. Extra arguments (e.g. --quick) are passed to each.
+Usage: python bench/run_all.py [--quick] [--only NAME[,NAME]]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# The GPU benchmark needs the device machine for its real figures; it has a CPU mode of its own.
+ORDER = ["html_extract", "dedup", "kmeans", "tokenize_speed", "single_pass", "train_speed"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma list of benchmark names to run")
+    args, passthrough = parser.parse_known_args(argv)
+    names = [n for n in ORDER if (HERE / f"{n}.py").exists()]
+    names += sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ORDER and p.stem != "run_all"
+                    and not p.stem.startswith("_"))
+    if args.only:
+        wanted = set(args.only.split(","))
+        names = [n for n in names if n in wanted]
+    failed = []
+    for name in names:
+        print(f"\n=== {name} {' '.join(passthrough)}", flush=True)
+        start = time.perf_counter()
+        code = subprocess.call([sys.executable, str(HERE / f"{name}.py"), *passthrough], cwd=HERE.parent)
+        print(f"=== {name}: exit {code} in {time.perf_counter() - start:.1f} s", flush=True)
+        if code:
+            failed.append(name)
+    print(f"\nresults in {HERE / 'results'}; failed: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""`tunesmith estimate`: parameter counts and bytes against numbers worked out by hand."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from train.estimate import estimate
+
+GIB = 2 ** 30
+# A Llama-style config small enough to count by hand: h 64, i 128, L 2, H 4, K 2 (d 16), V 300.
+LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+         "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300, "rms_norm_eps": 1e-6,
+         "tie_word_embeddings": False, "hidden_act": "silu"}
+# Per layer: q 64*64 + k 64*32 + v 64*32 + o 64*64 = 12288; MLP 3*64*128 = 24576; 2 norms 128.
+LLAMA_PARAMS = 2 * (12288 + 24576 + 128) + 300 * 64 * 2 + 64  # = 112448
+LLAMA_BLOCK_LINEAR = 2 * (12288 + 24576)  # 73728, what QLoRA quantizes
+# LoRA r=8 on q_proj (64->64) and v_proj (64->32): 8*(64+64) + 8*(64+32) per layer.
+LORA_QV = 2 * (8 * 128 + 8 * 96)  # 3584
+
+
+def test_llama_counts_by_hand():
+    assert LLAMA_PARAMS == 112448
+    result = estimate(LLAMA, "full", seq_len=128, batch_size=2)
+    assert result["params"] == LLAMA_PARAMS and result["trainable"] == LLAMA_PARAMS
+    b = result["bytes"]
+    assert b["weights"] == 2 * LLAMA_PARAMS and b["gradients"] == 2 * LLAMA_PARAMS
+    assert b["optimizer states"] == 12 * LLAMA_PARAMS  # fp32 master + m + v
+    # s*b*h*34 per layer (SDPA: no attention scores): 128*2*64*34 = 557056, two layers.
+    assert b["activations"] == 2 * 557056
+    assert b["logits"] == 128 * 2 * 300 * 4
+    assert b["CUDA context"] == int(0.75 * GIB)
+    assert result["total_gib"] == pytest.approx(sum(b.values()) / GIB)
+
+
+def test_activation_variants_by_hand():
+    eager = estimate(LLAMA, "full", 128, 2, attention="eager")["bytes"]["activations"]
+    assert eager == 2 * 128 * 2 * 64 * (34 + 5 * 4 * 128 / 64)  # + 5as/h = 40
+    ckpt = estimate(LLAMA, "full", 128, 2, checkpointing=True)["bytes"]["activations"]
+    assert ckpt == 2 * (2 * 128 * 2 * 64) + 557056  # every layer's input + one layer recomputed
+    fp32 = estimate(LLAMA, "full", 128, 2, precision="fp32")["bytes"]
+    assert fp32["activations"] == 2 * 2 * 557056
+    assert (fp32["weights"], fp32["gradients"], fp32["optimizer states"]) == \
+        (4 * LLAMA_PARAMS, 4 * LLAMA_PARAMS, 8 * LLAMA_PARAMS)
+
+
+def test_lora_and_qlora_by_hand():
+    lora = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj")
+    assert lora["trainable"] == LORA_QV
+    assert lora["bytes"]["weights"] == 2 * LLAMA_PARAMS + 4 * LORA_QV
+    assert lora["bytes"]["gradients"] == 4 * LORA_QV
+    assert lora["bytes"]["optimizer states"] == 8 * LORA_QV
+    qlora = estimate(LLAMA, "qlora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj")
+    nf4 = 0.5 + 1 / 64 + 4 / (64 * 256)
+    expected = LLAMA_BLOCK_LINEAR * nf4 + (LLAMA_PARAMS - LLAMA_BLOCK_LINEAR) * 2 + 4 * LORA_QV
+    assert qlora["bytes"]["weights"] == round(expected)
+    eight_bit = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj",
+                         optimizer="paged-adamw-8bit")
+    assert eight_bit["bytes"]["optimizer states"] == 2 * LORA_QV
+    # all-linear: q, k, v, o, gate, up, down of every layer.
+    per_layer = 8 * ((64 + 64) + 2 * (64 + 32) + (64 + 64) + 2 * (64 + 128) + (128 + 64))
+    assert estimate(LLAMA, "lora", 128, 2, lora_rank=8)["trainable"] == 2 * per_layer
+
+
+def test_gpt2_and_bert_fields_by_hand():
+    gpt2 = {"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": None, "vocab_size": 300,
+            "n_positions": 128, "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True}
+    # c_attn 64*192+192, c_proj 64*64+64, c_fc 64*256+256, c_proj 256*64+64, 2 LayerNorms 2*128.
+    per_layer = 12480 + 4160 + 16640 + 16448 + 256
+    assert estimate(gpt2, "full", 8, 1)["params"] == 2 * per_layer + 300 * 64 + 128 * 64 + 128
+
+
+def test_counts_match_real_models(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    assert estimate(config, "full", 8, 1)["params"] == sum(p.numel() for p in model.parameters())
+    for made in (LlamaConfig(**{k: v for k, v in LLAMA.items() if k != "model_type"}),
+                 GPT2Config(n_embd=64, n_layer=2, n_head=4, vocab_size=300, n_positions=128),
+                 LlamaConfig(hidden_size=48, intermediate_size=96, num_hidden_layers=3, num_attention_heads=6,
+                             num_key_value_heads=2, head_dim=16, vocab_size=256, tie_word_embeddings=True)):
+        real = AutoModelForCausalLM.from_config(made)
+        real.tie_weights()
+        assert estimate(made.to_dict(), "full", 8, 1)["params"] == sum(p.numel() for p in real.parameters())
+
+
+def test_lora_count_matches_peft(tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    for targets in ("q_proj,v_proj", "all-linear"):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=targets if targets == "all-linear"
+                                                      else targets.split(",")))
+        trainable, _ = peft_model.get_nb_trainable_parameters()
+        assert estimate(config, "lora", 8, 1, lora_rank=8, lora_targets=targets)["trainable"] == trainable
+
+
+def test_monotonic():
+    config = {**LLAMA, "hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8,
+              "num_attention_heads": 8, "num_key_value_heads": 8, "vocab_size": 32000}
+    total = {m: estimate(config, m, 512, 4)["total_gib"] for m in ("full", "lora", "qlora")}
+    assert total["qlora"] < total["lora"] < total["full"]
+    plain = estimate(config, "lora", 512, 4)["bytes"]["activations"]
+    assert estimate(config, "lora", 512, 4, checkpointing=True)["bytes"]["activations"] < plain
+    assert estimate(config, "lora", 1024, 4)["bytes"]["activations"] > plain
+    assert estimate(config, "lora", 512, 4, attention="eager")["bytes"]["activations"] > plain
+
+
+def test_cli_table_json_and_errors(cli, tiny_model_dir, tmp_path):
+    code, out, err = cli("estimate", "--model", tiny_model_dir, "--method", "lora", "--seq-len", 64,
+                         "--batch-size", 2, "--lora-rank", 4, "--gradient-checkpointing")
+    assert code == 0, err
+    for part in ("weights", "gradients", "optimizer states", "activations", "logits", "CUDA context", "total"):
+        assert part in out
+    code, out, _ = cli("estimate", "--model_name_or_path", tiny_model_dir / "config.json", "--method", "qlora",
+                       "--max-length", 64, "--per_device_train_batch_size", 2, "--optim", "paged_adamw_8bit",
+                       "--json")
+    result = json.loads(out)
+    assert code == 0 and result["options"]["optimizer"] == "paged-adamw-8bit"
+    assert result["total_gib"] == pytest.approx(sum(result["gib"].values()))
+    code, _, err = cli("estimate", "--model", tiny_model_dir, "--method", "lora", "--seq-len", 8,
+                       "--batch-size", 1, "--lora-targets", "qkv")
+    assert code == 2 and "unknown LoRA target" in err and "q_proj" in err
+    code, _, err = cli("estimate", "--model", tmp_path, "--method", "full", "--seq-len", 8, "--batch-size", 1)
+    assert code == 2 and "no config.json" in err
+    (tmp_path / "config.json").write_text(json.dumps({"vocab_size": 10}))
+    code, _, err = cli("estimate", "--model", tmp_path, "--method", "full", "--seq-len", 8, "--batch-size", 1)
+    assert code == 2 and "hidden_size / n_embd" in err

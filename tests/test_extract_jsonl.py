@@ -1,0 +1,147 @@
+"""`tunesmith prep extract jsonl`: instruction shapes mapped, broken input counted, never a crash."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "raw" / "instructions.jsonl"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def outputs(out: Path) -> tuple[list[dict], list[dict], dict]:
+    stats = json.loads(out.with_name(out.stem + ".stats.json").read_text())
+    assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"]
+    return read_jsonl(out), read_jsonl(out.with_name(out.stem + ".rejected.jsonl")), stats
+
+
+def write_lines(path: Path, *objects) -> Path:
+    path.write_text("".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objects),
+                    encoding="utf-8")
+    return path
+
+
+SHAPED = [
+    {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5", "topic": "math"},
+    {"instruction": "Name a colour.", "input": "", "output": "Teal."},
+    {"prompt": "Say hi.", "generation": "Hi!"},
+    {"prompt": "Count to two.", "completion": "One, two."},
+    {"id": "io-1", "input": "Q", "output": "A", "label": "x"},
+    {"text": "Plain text.", "meta": {"lang": "en"}},
+    {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hello"},
+                       {"from": "gpt", "value": "Hi."}]},
+    {"messages": [{"role": "user", "content": "Ping"}, {"role": "assistant", "content": "Pong"}]},
+]
+
+
+def test_each_shape_is_mapped(cli, tmp_path):
+    src = write_lines(tmp_path / "mixed.jsonl", *SHAPED)
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out)
+    assert code == 0, err
+    records, rejects, stats = outputs(out)
+    assert rejects == [] and len(records) == len(SHAPED)
+    source = {"source": str(src)}
+    assert records[0] == {"id": "mixed.jsonl:1", "input": "Add the numbers.\n\n2 and 3", "output": "5",
+                          "topic": "math", "meta": source}
+    assert records[1]["input"] == "Name a colour."            # an empty alpaca input adds nothing
+    assert (records[2]["input"], records[2]["output"]) == ("Say hi.", "Hi!")
+    assert (records[3]["input"], records[3]["output"]) == ("Count to two.", "One, two.")
+    assert records[4] == {"id": "io-1", "input": "Q", "output": "A", "label": "x", "meta": source}
+    assert records[5] == {"id": "mixed.jsonl:6", "text": "Plain text.", "meta": {"lang": "en", **source}}
+    assert records[6]["messages"] == [{"role": "system", "content": "Be brief."},
+                                      {"role": "user", "content": "Hello"},
+                                      {"role": "assistant", "content": "Hi."}]
+    assert records[7]["messages"][1] == {"role": "assistant", "content": "Pong"}
+    assert stats["shapes"] == {"alpaca": 2, "input-output": 1, "messages": 1, "prompt-completion": 1,
+                               "prompt-generation": 1, "sharegpt": 1, "text": 1}
+
+
+def test_unknown_and_unusable_records_are_dropped_with_reasons(cli, tmp_path):
+    src = write_lines(tmp_path / "odd.jsonl",
+                      {"question": "Q?", "answer": "A."},
+                      {"instruction": "Do it.", "output": "   "},
+                      {"conversations": [{"from": "narrator", "value": "Once..."}]},
+                      {"text": ["not", "a", "string"]},
+                      {"text": "fine"})
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out)
+    assert code == 0, err
+    records, rejects, stats = outputs(out)
+    assert [r["text"] for r in records] == ["fine"]
+    assert [(r["reason"], r["where"]) for r in rejects] == [
+        ("unknown-shape", f"{src}:1"), ("empty", f"{src}:2"), ("bad-messages", f"{src}:3"),
+        ("not-text", f"{src}:4")]
+    assert rejects[0]["detail"] == "keys: answer, question"
+    assert "narrator" in rejects[2]["detail"]
+
+
+def test_explicit_format_names_the_missing_key(cli, tmp_path):
+    src = write_lines(tmp_path / "data.jsonl", SHAPED[0], SHAPED[2], {"instruction": "No answer."})
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out, "--format", "alpaca")
+    assert code == 0, err
+    records, rejects, stats = outputs(out)
+    assert len(records) == 1
+    assert [r["reason"] for r in rejects] == ["missing-keys", "missing-keys"]
+    assert rejects[0]["detail"] == "alpaca needs 'instruction', 'output'"
+    assert rejects[1]["detail"] == "alpaca needs 'output'"
+
+
+def test_text_key(cli, tmp_path):
+    src = write_lines(tmp_path / "body.jsonl", {"body": "Some words.", "lang": "en"})
+    out = tmp_path / "out.jsonl"
+    code, _, _ = cli("prep", "extract", "jsonl", "--input", src, "--output", out, "--format", "text",
+                     "--text-key", "body")
+    assert code == 0
+    assert read_jsonl(out) == [{"id": "body.jsonl:1", "text": "Some words.", "lang": "en",
+                                "meta": {"source": str(src)}}]
+
+
+def test_broken_lines_and_bad_bytes_are_errors_with_file_and_line(cli, tmp_path):
+    src = tmp_path / "broken.jsonl"
+    src.write_bytes(b'{"text": "first"}\n{"text": "no end\n\n{"text": "\xff\xfe bad bytes"}\n[1, 2]\n'
+                    b'{"text": "last"}\n')
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out)
+    assert code == 0
+    records, rejects, stats = outputs(out)
+    assert [r["text"] for r in records] == ["first", "last"]
+    assert [r["where"] for r in rejects] == [f"{src}:2", f"{src}:4", f"{src}:5"]
+    assert "invalid JSON" in rejects[0]["detail"] and "not UTF-8" in rejects[1]["detail"]
+    assert stats["errors"] == 3 and stats["read"] == 5
+    assert f"{src}:2" in err
+
+
+def test_empty_file_and_json_array_in_a_folder(cli, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_empty.jsonl").write_text("")
+    (folder / "b.json").write_text(json.dumps([{"prompt": "P", "generation": "G"}, {"text": "T"}, 7]))
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", folder, "--output", out)
+    assert code == 0, err
+    records, rejects, stats = outputs(out)
+    assert [r["id"] for r in records] == ["b.json:[0]", "b.json:[1]"]
+    assert rejects[0]["where"] == f"{folder / 'b.json'}:[2]"
+    assert stats["read"] == 3 and len(stats["inputs"]) == 2
+    out = tmp_path / "empty.jsonl"
+    code, _, _ = cli("prep", "extract", "jsonl", "--input", folder / "a_empty.jsonl", "--output", out)
+    assert code == 0 and out.read_text() == ""
+
+
+def test_sample_counts_and_byte_identical_rerun(cli, tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for out in (first, second):
+        code, _, err = cli("prep", "extract", "jsonl", "--input", SAMPLE, "--output", out, "--quiet")
+        assert code == 0, err
+    assert first.read_bytes() == second.read_bytes()
+    records, rejects, stats = outputs(first)
+    assert stats["shapes"] == {"alpaca": 28, "prompt-generation": 6, "sharegpt": 6}
+    assert len(records) == 40 and rejects == []
+    outputs_text = [r.get("output", "") for r in records]
+    assert sum("As an AI language model" in o for o in outputs_text) >= 1
+    assert len({json.dumps({k: v for k, v in r.items() if k not in ("id", "meta")}) for r in records}) == 35
