@@ -27,9 +27,18 @@ class Read:
     raw: str | None = None     # the start of the offending text, for the rejects file
 
 
+# What stages write beside their outputs; a folder or glob of outputs must not read them back.
+SIDECAR_SUFFIXES = (".stats.json", ".rejected.jsonl")
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.endswith(SIDECAR_SUFFIXES) or path.name.startswith(".")
+
+
 def input_files(spec: str | Path, suffixes: tuple[str, ...] = (".jsonl", ".json")) -> list[Path]:
     """Expand a file, a folder (files with ``suffixes`` inside, recursively) or a glob.
 
+    Stats and rejects files and hidden (temporary) files are skipped unless named alone.
     Sorted, so that every run sees the same order. Stops with a clear message when nothing
     matches, since a silent empty run is worse than an error.
     """
@@ -37,11 +46,13 @@ def input_files(spec: str | Path, suffixes: tuple[str, ...] = (".jsonl", ".json"
     if path.is_file():
         return [path]
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                       and not is_sidecar(p))
         if not found:
             raise StageError(f"{path}: folder holds no {'/'.join(suffixes)} files")
         return found
-    found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+    found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
+                   if Path(p).is_file() and not is_sidecar(Path(p)))
     if not found:
         raise StageError(f"{spec}: no such file, folder or glob match")
     return found

@@ -63,3 +63,12 @@ def test_sigkill_mid_run_leaves_nothing_complete_and_rerun_finishes(tmp_path):
     stats = json.loads((tmp_path / "out.stats.json").read_text())
     assert stats["read"] == stats["kept"] == 120_000
     assert sum(1 for _ in open(out)) == 120_000
+
+
+def test_folder_input_skips_sidecars_and_temporaries(tmp_path):
+    from prep.records import input_files
+    for name in ["a.jsonl", "a.stats.json", "a.rejected.jsonl", ".a.jsonl.tmp-12", "b.json"]:
+        (tmp_path / name).write_text("{}\n")
+    assert [p.name for p in input_files(tmp_path)] == ["a.jsonl", "b.json"]
+    assert [p.name for p in input_files(str(tmp_path / "*.json*"))] == ["a.jsonl", "b.json"]
+    assert [p.name for p in input_files(tmp_path / "a.stats.json")] == ["a.stats.json"]
