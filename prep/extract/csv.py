@@ -1,0 +1,175 @@
+"""Extract records from CSV files: one record per row, from a column, a pair of columns or a template.
+
+Choose what a record holds with one of:
+  --text-column C                       {"text": C}
+  --input-column A --output-column B    {"input": A, "output": B}
+  --template "{title}\\n{body}"          {"text": the template filled with the row's cells}
+Add --label-column for a "label", --id-column for the id (default "<file name>:<row>"),
+--keep-columns a,b to copy other cells into meta (nothing else is copied). meta also holds
+the source file, the data row number and the line the row starts on.
+
+The header is checked before any row is read: a column that is not there stops the stage
+with the list of columns that are. Rows are streamed in batches of --chunk-size, so memory
+stays bounded on any file size. Quoted commas, line breaks inside quotes, doubled quotes,
+a UTF-8 byte-order mark and any --encoding are handled. A row with any chosen cell empty is
+dropped ("empty"); a row with the wrong number of fields, broken quoting or undecodable bytes
+is counted as an error with its line number, and the rest of the file is read.
+"""
+from __future__ import annotations
+
+import unicodedata
+from itertools import islice
+from pathlib import Path
+from typing import Callable
+
+from prep.errors import StageError
+from prep.extract.csv_rows import CsvFile, Row, Template
+from prep.flags import add_common
+from prep.records import input_files
+from prep.stage import Stage, options_of, progress
+
+CSV_SUFFIXES = (".csv", ".tsv")
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def cell(value: str) -> str:
+    """A cell as text: Windows line ends made \\n, outer whitespace off, NFC."""
+    return unicodedata.normalize("NFC", value.replace("\r\n", "\n").strip())
+
+
+def text_mode(args, index: dict[str, int], columns: list[str]) -> Callable:
+    i = index[args.text_column]
+
+    def build(fields):
+        text = cell(fields[i])
+        return {"text": text}, None if text else f"column {args.text_column!r} is empty"
+    return build
+
+
+def pair_mode(args, index: dict[str, int], columns: list[str]) -> Callable:
+    i, o = index[args.input_column], index[args.output_column]
+
+    def build(fields):
+        content = {"input": cell(fields[i]), "output": cell(fields[o])}
+        empty = [name for name, key in ((args.input_column, "input"), (args.output_column, "output"))
+                 if not content[key]]
+        return content, f"column(s) {', '.join(map(repr, empty))} empty" if empty else None
+    return build
+
+
+def template_mode(args, index: dict[str, int], columns: list[str]) -> Callable:
+    template = Template(args.template, columns)
+    used = list(dict.fromkeys(template.fields))
+
+    def build(fields):
+        text = cell(template.render(fields))
+        empty = [name for name in used if not fields[index[name]].strip()]
+        if not text:
+            return {"text": text}, "the template gives no text"
+        return {"text": text}, f"column(s) {', '.join(map(repr, empty))} empty" if empty else None
+    return build
+
+
+# Mode name -> builder factory; each builder maps a row's cells to (content, why-empty | None).
+MODES = {"text": text_mode, "input-output": pair_mode, "template": template_mode}
+
+
+def mode_of(args) -> tuple[str, list[str]]:
+    """The chosen mode and the columns it reads."""
+    if args.template is not None:
+        return "template", []
+    if args.input_column or args.output_column:
+        if not (args.input_column and args.output_column):
+            raise StageError("--input-column and --output-column go together: give both")
+        return "input-output", [args.input_column, args.output_column]
+    if args.text_column:
+        return "text", [args.text_column]
+    raise StageError("say what a record holds: --text-column C, --input-column A --output-column B, "
+                     "or --template '{title}\\n{body}'")
+
+
+def delimiter_of(value: str) -> str:
+    delimiter = DELIMITER_NAMES.get(value.lower(), value)
+    if len(delimiter) != 1:
+        raise StageError(f"--delimiter {value!r}: one character expected (or one of "
+                         f"{', '.join(DELIMITER_NAMES)})")
+    return delimiter
+
+
+def check_columns(source: CsvFile, wanted: list[str]) -> dict[str, int]:
+    """Column name -> index (first of duplicates); stops naming what exists if one is missing."""
+    index = {name: i for i, name in reversed(list(enumerate(source.columns)))}
+    missing = [c for c in dict.fromkeys(wanted) if c not in index]
+    if missing:
+        raise StageError(f"{source.path}: no column {', '.join(map(repr, missing))}; its columns are: "
+                         f"{', '.join(source.columns)}")
+    return index
+
+
+def add_arguments(parser) -> None:
+    add_common(parser, input_help="CSV file (or a folder/glob of .csv/.tsv files, read in order)",
+               output_help="output JSONL file; OUT.stats.json and OUT.rejected.jsonl go beside it")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--text-column", metavar="C", help="column whose cell becomes the record's text")
+    what.add_argument("--input-column", metavar="C", help="column for the input of an input/output pair "
+                      "(with --output-column)")
+    what.add_argument("--template", help="text built from the row, e.g. \"{title}\\n{body}\"; "
+                      "\\n and \\t mean newline and tab; {{ and }} are literal braces")
+    parser.add_argument("--output-column", metavar="C", help="column for the output of an input/output pair")
+    parser.add_argument("--label-column", metavar="C",
+                        help="column copied to the record's label (omitted when empty)")
+    parser.add_argument("--id-column", metavar="C", help="column used as the record id; without it, "
+                        "or where its cell is empty, the id is FILE_NAME:ROW")
+    parser.add_argument("--keep-columns", metavar="A,B", default="",
+                        help="comma-separated columns copied into meta")
+    parser.add_argument("--delimiter", default=",", help="field separator: one character, or tab, "
+                        "\\t, comma, semicolon, pipe")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of the file (a UTF-8 "
+                        "byte-order mark is skipped)")
+    parser.add_argument("--chunk-size", type=int, default=10000, help="rows read and converted per "
+                        "batch; memory holds one batch")
+
+
+def run(args) -> int:
+    mode, wanted = mode_of(args)
+    delimiter = delimiter_of(args.delimiter)
+    if args.chunk_size < 1:
+        raise StageError(f"--chunk-size {args.chunk_size}: must be at least 1")
+    keep = [c.strip() for c in args.keep_columns.split(",") if c.strip()]
+    extra = [c for c in (args.label_column, args.id_column) if c]
+    files = input_files(args.input, CSV_SUFFIXES)
+    with Stage("extract-csv", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
+        for path in files:
+            with CsvFile(path, delimiter, args.encoding) as source:
+                index = check_columns(source, wanted + extra + keep)
+                build = MODES[mode](args, index, source.columns)
+                rows = progress(source.rows(), args.quiet, desc=f"extract csv {path.name}", unit="row")
+                while batch := list(islice(rows, args.chunk_size)):
+                    for row in batch:
+                        take_row(stage, args, path, row, build, index, keep)
+    print(f"extract csv: {stage.read_count} rows; {stage.kept} kept, {sum(stage.dropped.values())} "
+          f"dropped, {stage.errors} errors -> {args.output}")
+    return 0
+
+
+def take_row(stage: Stage, args, path: Path, row: Row, build: Callable, index: dict[str, int],
+             keep: list[str]) -> None:
+    """Count one row: an error, a drop ("empty") or a kept record."""
+    stage.read()
+    where = f"{path}:{row.line}"
+    if row.error is not None:
+        stage.error(where, row.error, row.raw)
+        return
+    fields = row.fields
+    content, empty = build(fields)
+    given_id = cell(fields[index[args.id_column]]) if args.id_column else ""
+    record = {"id": given_id or f"{path.name}:{row.number}", **content}
+    label = cell(fields[index[args.label_column]]) if args.label_column else ""
+    if label:
+        record["label"] = label
+    record["meta"] = {"source": str(path), "row": row.number, "line": row.line,
+                      **{name: fields[index[name]] for name in keep}}
+    if empty:
+        stage.drop(record, "empty", empty, where=where)
+    else:
+        stage.keep(record)
