@@ -17,7 +17,7 @@ export WANDB_PROJECT="${WANDB_PROJECT:-project-name}"   # only used when wandb i
 
 MODEL="${MODEL:-data/models/smollm2-135m}"
 TRAIN="${TRAIN:-data/work/train.arrow}"
-EVAL="${EVAL:-data/work/eval.arrow}"
+EVAL="${EVAL:-data/work/val.arrow}"
 OUT="${OUT:-data/runs/full}"
 BSZ="${BSZ:-8}"
 ACCELERATE_CONFIG="${ACCELERATE_CONFIG:-}"   # empty: accelerate's own default config

@@ -16,7 +16,7 @@ export WANDB_PROJECT="${WANDB_PROJECT:-project-name}"   # only used when wandb i
 
 MODEL="${MODEL:-data/models/smollm2-135m}"
 TRAIN="${TRAIN:-data/work/train.arrow}"
-EVAL="${EVAL:-data/work/eval.arrow}"
+EVAL="${EVAL:-data/work/val.arrow}"
 OUT="${OUT:-data/runs/lora}"
 BSZ="${BSZ:-8}"
 TRAIN_BSZ="${TRAIN_BSZ:-$BSZ}"
