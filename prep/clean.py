@@ -124,6 +124,7 @@ def run(args) -> int:
         records = (normalise_record(r) for r in stage.records(read_records(args.input)))
         for record in apply(records, checks, stage):
             stage.keep(record)
-    print(f"clean: kept {stage.kept} of {stage.read_count}; dropped {dict(stage.dropped)}; "
-          f"errors {stage.errors} -> {args.output}")
+    if not args.quiet:
+        print(f"clean: kept {stage.kept} of {stage.read_count}; dropped {dict(stage.dropped)}; "
+              f"errors {stage.errors} -> {args.output}")
     return 0

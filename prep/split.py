@@ -108,8 +108,9 @@ def run(args) -> int:
             stage.keep(record, name)
             counts[name] += 1
         stage.extra.update(counts=counts, groups=len(set(keys)), group_key_missing=len(missing))
-    if missing:
+    if missing and not args.quiet:
         print(f"split: {len(missing)} records lacked {args.group_key}; placed by their text")
     shown = ", ".join(f"{name} {counts[name]} -> {path}" for name, path in outputs.items())
-    print(f"split: {stage.read_count} read, {stage.errors} errors; {shown}")
+    if not args.quiet:
+        print(f"split: {stage.read_count} read, {stage.errors} errors; {shown}")
     return 0

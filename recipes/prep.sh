@@ -11,7 +11,7 @@ TOKENIZER=${TOKENIZER:-data/models/smollm2-135m}    # `tunesmith models smollm2`
 MAX_LENGTH=${MAX_LENGTH:-512}                       # tokens per training example
 CLUSTERS=${CLUSTERS:-4}                             # k of k-means
 EMBEDDER=${EMBEDDER:-minilm}                        # minilm | tfidf | a local encoder folder
-QUIET=${QUIET:---quiet}                             # QUIET= shows progress bars
+QUIET=${QUIET:-}                                     # QUIET=--quiet: no bars, no summaries
 
 mkdir -p "$WORK/extracted"
 

@@ -26,7 +26,7 @@ def test_split_exact_counts_stable_under_reordering(tmp_path, cli):
     records = [{"id": i, "text": f"example number {i}"} for i in range(200)]
     (tmp_path / "a").mkdir()
     src = write(tmp_path / "a" / "in.jsonl", records)
-    code, out, _ = cli("prep", "split", "--input", src, "--split_ratio", "0.9,0.1", "--quiet")
+    code, out, _ = cli("prep", "split", "--input", src, "--split_ratio", "0.9,0.1")
     assert code == 0 and "val 20" in out
     train, val = ids(tmp_path / "a" / "train.jsonl"), ids(tmp_path / "a" / "val.jsonl")
     assert len(val) == 20 and len(train) == 180 and not set(train) & set(val)

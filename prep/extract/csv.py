@@ -147,8 +147,9 @@ def run(args) -> int:
                 while batch := list(islice(rows, args.chunk_size)):
                     for row in batch:
                         take_row(stage, args, path, row, build, index, keep)
-    print(f"extract csv: {stage.read_count} rows; {stage.kept} kept, {sum(stage.dropped.values())} "
-          f"dropped, {stage.errors} errors -> {args.output}")
+    if not args.quiet:
+        print(f"extract csv: {stage.read_count} rows; {stage.kept} kept, {sum(stage.dropped.values())} "
+              f"dropped, {stage.errors} errors -> {args.output}")
     return 0
 
 

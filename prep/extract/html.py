@@ -109,6 +109,7 @@ def run(args) -> int:
                 stage.drop(record, "empty", "no text left after removing markup and boilerplate",
                            where=str(path))
         stage.extra["encodings"] = dict(sorted(encodings.items()))
-    print(f"extract html: {stage.read_count} pages; {stage.kept} kept, "
-          f"{sum(stage.dropped.values())} dropped, {stage.errors} errors -> {args.output}")
+    if not args.quiet:
+        print(f"extract html: {stage.read_count} pages; {stage.kept} kept, "
+              f"{sum(stage.dropped.values())} dropped, {stage.errors} errors -> {args.output}")
     return 0

@@ -68,4 +68,7 @@ def run(args) -> int:
         for item in stage.good_reads(read_records(args.input), desc="extract jsonl"):
             extract(item.record, item.where, args.format, args.text_key, stage, shapes)
         stage.extra["shapes"] = dict(sorted(shapes.items()))
+    if not args.quiet:
+        print(f"extract jsonl: {stage.read_count} records; {stage.kept} kept, {sum(stage.dropped.values())} "
+              f"dropped, {stage.errors} errors; shapes {stage.extra['shapes']} -> {args.output}")
     return 0
