@@ -39,6 +39,8 @@ class ModelArguments:
     add_special_tokens: str | None = option(
         None, "comma-separated special tokens to add to the tokenizer; the embeddings grow to fit")
     max_memory_MB: int | None = option(None, "memory cap per GPU in MiB when placing a quantized model")
+    use_liger: bool = option(False, "Liger kernels: fused linear cross-entropy, RMSNorm, RoPE, SwiGLU (less "
+                             "memory, faster); needs the liger-kernel package and a CUDA GPU")
     enable_profiler: bool = option(False, "accepted for compatibility with the guide's script; ignored "
                                    "with a warning")
 
@@ -67,6 +69,9 @@ class DataArguments:
                                "the order is still shuffled, seeded per epoch")
     pad_to_multiple_of: int = option(8, "pad batches to a multiple of this many tokens (tensor cores "
                                  "like multiples of 8); 0: no rounding")
+    packing: Literal["none", "padding-free"] = option(
+        "none", "padding-free: each batch's examples concatenated into one row with no padding, positions "
+        "restarting at each example and attention kept inside it (flash varlen, or an SDPA block mask)")
 
 
 @dataclass
@@ -92,6 +97,9 @@ class QuantArguments:
 
 @dataclass
 class RunArguments:
+    task: Literal["causal-lm", "seq-cls"] = option(
+        "causal-lm", "causal-lm: fine-tune a language model; seq-cls: train a text classifier on labelled "
+        "text (its own flags: --task seq-cls --help)")
     overwrite_output_dir: bool = option(False, "start over: delete the checkpoints already in --output_dir "
                                     "instead of resuming from the latest complete one")
 

@@ -8,7 +8,10 @@ Takes every transformers TrainingArguments flag (old spellings such as
 --lora_dropout --lora_target_modules, --use_xformers, --model_load_delay_per_rank,
 --add_special_tokens, --uft, and the QLoRA flags (--bits 4 with --use_lora). Rerunning the
 same command resumes from the latest complete checkpoint in OUT (--overwrite_output_dir
-starts over). Run with --help for the full list.
+starts over). Run with --help for the full list. Speed switches: --attn_implementation,
+--bf16/--fp16, --torch_compile, --gradient_checkpointing, --group_by_length,
+--packing padding-free, --use_liger. ``--task seq-cls`` trains a text classifier instead
+(train/classifier.py; its flags: --task seq-cls --help).
 """
 from __future__ import annotations
 
@@ -25,8 +28,13 @@ def types() -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from train.classifier import split_task
     from train.runner import cli_main
 
+    task, rest = split_task(sys.argv[1:] if argv is None else list(argv))
+    if task == "seq-cls":  # the classifier has flags of its own (--data_dir, --label_key, ...)
+        from train.classifier import main as classify
+        return classify(rest, prog=f"{PROG} --task seq-cls")
     return cli_main(argv, types(), prog=PROG)
 
 

@@ -75,6 +75,8 @@ def settle(model_args, data_args, quant_args, training_args) -> None:
     if data_args.group_by_length or training_args.train_sampling_strategy == "group_by_length":
         data_args.group_by_length = True
         training_args.train_sampling_strategy = "random"  # ours replaces the Trainer's sampler
+    from train.switches import settle_runner
+    settle_runner(model_args, data_args, training_args, quiet=not is_main_process())
 
 
 def trainer_class():
@@ -98,9 +100,12 @@ def trainer_class():
 
 
 def build_trainer(model, tokenizer, training_args, data_args, train_ds, eval_ds, callbacks=()):
-    from train.batching import PadCollator
+    from train.packing import make_collator, prepare_model
 
-    collator = PadCollator(tokenizer.pad_token_id, data_args.pad_to_multiple_of, data_args.uft)
+    collator = make_collator(data_args.packing, tokenizer.pad_token_id, data_args.pad_to_multiple_of,
+                             data_args.uft, getattr(model.config, "_attn_implementation", None))
+    if data_args.packing == "padding-free":
+        prepare_model(model)  # packed positions are read only without a KV cache
     lengths = list(train_ds["length"]) if data_args.group_by_length else None
     return trainer_class()(
         model=model, args=training_args, train_dataset=train_ds, eval_dataset=eval_ds,
