@@ -6,6 +6,7 @@ REFERENCE markers; tests/test_readme.py fails when the README and the parsers di
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -56,6 +57,53 @@ def walk(parser: argparse.ArgumentParser, name: str):
             yield from walk(sub, f"{name} {sub_name}")
 
 
+def field_default(f) -> str:
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        return "required"
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if value is None:
+        return "-"
+    return f"`{value}`"
+
+
+def dataclass_table(types: tuple) -> list[str]:
+    """The project's own flags of a runner entry point (TrainingArguments' are transformers')."""
+    from transformers import TrainingArguments
+
+    rows, seen = [], set()
+    for cls in types:
+        if issubclass(cls, TrainingArguments):
+            continue
+        for f in dataclasses.fields(cls):
+            if f.name in seen or not f.init:
+                continue
+            seen.add(f.name)
+            rows.append(f"| `--{f.name}` | {cell(f.metadata.get('help', ''))} | {cell(field_default(f))} |")
+    return ["| flag | meaning | default |", "|---|---|---|", *rows]
+
+
+RUNNERS = [
+    ("accelerate launch -m train.hf_trainer", "train.hf_trainer",
+     "Full fine-tune or LoRA (the guide's PygmalionAI scripts). Takes every transformers TrainingArguments "
+     "flag as well as these."),
+    ("accelerate launch -m train.qlora", "train.qlora",
+     "QLoRA (the guide's qlora.py command), with qlora.py's defaults. Takes every transformers "
+     "Seq2SeqTrainingArguments flag as well as these."),
+    ("accelerate launch -m train.hf_trainer --task seq-cls", "train.classifier",
+     "A sequence classifier (encoder or decoder with a classification head, or the project's own encoder "
+     "trained from scratch); also `from train import train_model; train_model(config)`."),
+]
+
+
+def runner_types(module_name: str) -> tuple:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    if callable(getattr(module, "types", None)):
+        return module.types()
+    return (module.ClassifierConfig,)
+
+
 def render() -> str:
     from train.cli import build_parser
 
@@ -64,6 +112,9 @@ def render() -> str:
         description = (parser.description or "").strip().split("\n\n")[0]
         lines += [f"### `{name}`", "", cell(description), ""]
         lines += table(parser) + [""]
+    for command, module_name, description in RUNNERS:
+        lines += [f"### `{command}`", "", description, ""]
+        lines += dataclass_table(runner_types(module_name)) + [""]
     lines.append(END)
     return "\n".join(lines)
 
