@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -32,9 +31,8 @@ from prep.dedup_groups import Settings, group_records  # noqa: E402
 from prep.minhash import choose_bands  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
+from _common import describe, device_info, write_results  # noqa: E402
 from dedup_data import SHINGLE, generate  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 
 
 def missed(leader: list[int], group: list[int], copies: dict[int, float]) -> list[float]:
@@ -114,20 +112,6 @@ def run_cli(records: list[dict]) -> tuple[float, float, dict]:
         return seconds, cpu, json.loads((Path(tmp) / "out.stats.json").read_text())
 
 
-def device() -> dict:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cores_usable": usable, "python": platform.python_version(),
-            "numpy": np.__version__, "xxhash": xxhash.VERSION, "platform": platform.platform()}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 documents instead of 20,000")
@@ -177,8 +161,8 @@ def main() -> int:
                                                   "checked_pairs", "verified_pairs")},
     }
     report = {"benchmark": "dedup", "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "device": device(), "figures": figures}
-    write(report)
+              "device": device_info(numpy=np.__version__, xxhash=xxhash.VERSION), "figures": figures}
+    write_results("dedup", report, markdown(report))
     print(f"dedup: {n} docs of ~{figures['mean_bytes']:.0f} B: {figures['function_docs_per_s']} docs/s "
           f"(function; {figures['function_docs_per_cpu_s']} per CPU-s), {figures['cli_docs_per_s']} docs/s "
           f"(CLI with I/O; {figures['cli_docs_per_cpu_s']} per CPU-s); pure-Python baseline "
@@ -190,14 +174,11 @@ def main() -> int:
     return 0
 
 
-def write(report: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dedup.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    f, d = report["figures"], report["device"]
+def markdown(report: dict) -> str:
+    f = report["figures"]
     lines = [
         "# dedup benchmark", "",
-        f"`{report['command']}` on {d['cpu']} ({d['cores_usable']} usable cores), Python {d['python']}, "
-        f"numpy {d['numpy']}, xxhash {d['xxhash']}.", "",
+        describe(report["command"], report["device"]), "",
         f"{f['documents']} generated documents of ~{f['mean_bytes']:.0f} bytes, {f['planted_copies']} of them "
         f"edited copies (true 5-shingle Jaccard {f['true_jaccard_of_copies']['min']}-"
         f"{f['true_jaccard_of_copies']['max']}, median {f['true_jaccard_of_copies']['median']}); "
@@ -220,7 +201,7 @@ def write(report: dict) -> None:
         f"| candidate / checked / joined pairs | {f['stage_stats']['candidate_pairs']} / "
         f"{f['stage_stats']['checked_pairs']} / {f['stage_stats']['verified_pairs']} |", "",
     ]
-    (RESULTS / "dedup.md").write_text("\n".join(lines), encoding="utf-8")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import random
 import sys
 import time
@@ -29,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from _common import describe, device_info, write_results  # noqa: E402
 
 from prep.extract.html_blocks import page_text  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 PARSE_ONLY = "bs4 + lxml tree building only"
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "de", "pa", "ber", "lin", "mor", "tes", "gal"]
 STYLE = "".join(f".c{i} {{ margin: {i}px; padding: 0 {i % 7}px; color: #{i:03x}; }}\n" for i in range(120))
@@ -174,20 +173,10 @@ def share_found(texts: list[str], planted: list[list[str]]) -> float:
 
 
 def device() -> dict:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import bs4
     import lxml
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cores_usable": usable, "python": platform.python_version(),
-            "bs4": bs4.__version__, "lxml": lxml.__version__, "platform": platform.platform()}
+    return device_info(bs4=bs4.__version__, lxml=lxml.__version__)
 
 
 def main() -> int:
@@ -230,7 +219,7 @@ def main() -> int:
                "extractors": rows}
     report = {"benchmark": "html_extract", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "device": device(), "figures": figures}
-    write(report)
+    write_results("html_extract", report, markdown(report))
     for name, row in rows.items():
         print(f"html_extract: {name}: {row['pages_per_s']} pages/s ({row['mb_per_s']} MB/s); boilerplate "
               f"sentences kept {row['boilerplate_kept']:.1%}, content kept {row['content_kept']:.1%}")
@@ -239,14 +228,11 @@ def main() -> int:
     return 0
 
 
-def write(report: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "html_extract.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    f, d = report["figures"], report["device"]
+def markdown(report: dict) -> str:
+    f = report["figures"]
     lines = [
         "# html_extract benchmark", "",
-        f"`{report['command']}` on {d['cpu']} ({d['cores_usable']} usable cores), Python {d['python']}, "
-        f"bs4 {d['bs4']}, lxml {d['lxml']}.", "",
+        describe(report["command"], report["device"]), "",
         f"{f['pages']} generated article pages of ~{f['mean_page_bytes'] / 1000:.0f} KB, each with "
         f"{f['planted_per_page']['boilerplate']} planted boilerplate sentences (cookie banner, menus, share "
         f"bar, related posts, comments, newsletter, sidebar, footer) and {f['planted_per_page']['content']} "
@@ -263,7 +249,7 @@ def write(report: dict) -> None:
               f"BeautifulSoup tree with lxml alone runs at {f['bs4_lxml_parse_only_pages_per_s']} pages/s, "
               f"{f['parse_share_of_tunesmith_time']:.0%} of tunesmith's time; the walk that picks the text "
               "is the rest.", ""]
-    (RESULTS / "html_extract.md").write_text("\n".join(lines), encoding="utf-8")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Writes bench/results/single_pass.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _common import RESULTS, device_info, write_results  # noqa: E402
 from single_pass_data import mixture, random_rows, skewed_texts  # noqa: E402
 
 from prep.embed import embed_texts, minilm_available  # noqa: E402
@@ -41,7 +41,6 @@ from train.single_pass import HeadOptions, fit_head, predict  # noqa: E402
 from train.targets import decode, encode_targets  # noqa: E402
 from train.traditional import train_linear_head  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 MIB = 1 << 20
 
 
@@ -144,8 +143,8 @@ def section_embedding(args) -> dict:
 
 def versions() -> dict:
     import transformers
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "numpy": np.__version__, "machine": platform.machine(), "threads": torch.get_num_threads()}
+    return device_info(torch=torch.__version__, transformers=transformers.__version__, numpy=np.__version__,
+                       machine=platform.machine(), threads=torch.get_num_threads())
 
 
 def markdown(result: dict) -> str:
@@ -204,10 +203,8 @@ def main() -> None:
         result[name] = section(args)
         print(f"{name}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "single_pass.json").write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result)
-    (args.results / "single_pass.md").write_text(text)
+    write_results("single_pass", result, text, args.results)
     print(text)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import sys
@@ -27,9 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-RESULTS = ROOT / "bench" / "results"
+from _common import RESULTS, describe, device_info, write_results  # noqa: E402
+
 SMOLLM2 = ROOT / "data" / "models" / "smollm2-135m"
 VOCAB = 8000
 MAX_LENGTH = 2048  # long enough that neither side truncates: the outputs must match exactly
@@ -148,21 +148,11 @@ def environment() -> dict:
     import tokenizers
     import transformers
 
-    model = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), model)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cores_usable": usable, "python": platform.python_version(),
-            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
-            "pyarrow": pyarrow.__version__, "platform": platform.platform()}
+    return device_info(transformers=transformers.__version__, tokenizers=tokenizers.__version__,
+                       pyarrow=pyarrow.__version__)
 
 
-def write_results(figures: dict, env: dict, command: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tokenize_speed.json").write_text(
-        json.dumps({"command": command, "environment": env, "figures": figures}, indent=2) + "\n")
+def markdown(figures: dict, env: dict, command: str) -> str:
     rows = [("records", figures["records"]), ("tokens written", figures["tokens"]),
             ("tokenizer", figures["tokenizer"]),
             ("prep tokenize --num-proc 2, tokens/s", figures["stage_np2_tokens_per_s"]),
@@ -177,10 +167,9 @@ def write_results(figures: dict, env: dict, command: str) -> None:
             ("load average (1 min) at the end, other work on the machine", figures["load_average_1min"]),
             ("same token ids on both sides", figures["same_ids"])]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    (RESULTS / "tokenize_speed.md").write_text(
-        f"# tokenize speed benchmark\n\n`{command}` on {env['cpu']} ({env['cores_usable']} usable cores), "
-        f"Python {env['python']}, transformers {env['transformers']}, tokenizers {env['tokenizers']}, "
-        f"pyarrow {env['pyarrow']}.\n\nBoth sides read the same JSONL of instruction records and write an "
+    return (
+        f"# tokenize speed benchmark\n\n{describe(command, env)}\n\n"
+        "Both sides read the same JSONL of instruction records and write an "
         f"Arrow file; best of {figures['repeat']} runs each, the three sides taking turns.\n\n"
         f"| measure | value |\n|---|---|\n{table}\n\n"
         "Reading the figures: the wall-clock ratio needs both cores free for the stage; where other "
@@ -226,7 +215,9 @@ def main() -> int:
                "cpu_efficiency_np2": round(cpus["baseline"] / cpus["np2"], 2),
                "load_average_1min": round(os.getloadavg()[0], 2)}
     command = "python bench/tokenize_speed.py" + (" --quick" if args.quick else "")
-    write_results(figures, environment(), command)
+    env = environment()
+    write_results("tokenize_speed", {"command": command, "environment": env, "figures": figures},
+                  markdown(figures, env, command))
     print(f"{n} records, {tokens} tokens ({described})")
     print(f"baseline (per-record loop): {figures['baseline_tokens_per_s']:>10} tokens/s")
     print(f"prep tokenize --num-proc 1: {figures['stage_np1_tokens_per_s']:>10} tokens/s  x{figures['speedup_np1']}")

@@ -16,7 +16,6 @@ Writes bench/results/train_speed.{json,md} (or --out DIR) with the device, versi
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from _common import cpu_model, write_results  # noqa: E402
 
 # Dense bf16 tensor FLOP/s per GPU (vendor data sheets), for MFU; most specific name first.
 PEAK_BF16 = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12), ("A100", 312e12))
@@ -50,7 +51,7 @@ def device_info(device: str, peak_tflops: float | None) -> dict:
     import torch
 
     if device != "cuda":
-        return {"device": "cpu", "name": platform.processor() or platform.machine(),
+        return {"device": "cpu", "name": cpu_model() or platform.machine(),
                 "threads": torch.get_num_threads(), "peak_flops": None}
     name = torch.cuda.get_device_name()
     peak = peak_tflops * 1e12 if peak_tflops else next((f for key, f in PEAK_BF16 if key in name), None)
@@ -94,11 +95,8 @@ def main(argv=None) -> int:
         result["lm"] = run_lm(device, args.quick, info["peak_flops"])
     result["aims"] = aims(result.get("lm"), device)
     result["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_speed.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     text = markdown(result)
-    (out / "train_speed.md").write_text(text)
+    write_results("train_speed", result, text, args.out)
     print(text)
     return 0
 

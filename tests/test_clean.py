@@ -1,15 +1,13 @@
 import json
 
+from stage_outputs import read_jsonl
+
 from prep.clean import load_phrases, normalise
 
 
 def write(path, records):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path
-
-
-def lines(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_normalise_unicode_and_whitespace():
@@ -40,8 +38,8 @@ def test_clean_drops_refusals_on_output_side_with_reasons(tmp_path, cli):
     out = tmp_path / "out.jsonl"
     code, stdout, _ = cli("prep", "clean", "--input", src, "--output", out, "--quiet")
     assert code == 0
-    assert [r["id"] for r in lines(out)] == [1, 3]   # input-side "OpenAI" is allowed
-    rejects = {r["record"]["id"]: r for r in lines(tmp_path / "out.rejected.jsonl")}
+    assert [r["id"] for r in read_jsonl(out)] == [1, 3]   # input-side "OpenAI" is allowed
+    rejects = {r["record"]["id"]: r for r in read_jsonl(tmp_path / "out.rejected.jsonl")}
     assert rejects[2]["reason"] == "refusal" and "as an ai language model" in rejects[2]["detail"]
     assert rejects[4]["reason"] == "refusal"   # curly apostrophes matched as straight ones
     assert rejects[5]["reason"] == "refusal"   # a text record is checked as a whole
@@ -65,11 +63,11 @@ def test_keep_refusals_length_filters_and_extra_phrases(tmp_path, cli):
     out = tmp_path / "out.jsonl"
     assert cli("prep", "clean", "--input", src, "--output", out, "--min-words", "3", "--max-words", "20",
                "--phrases", extra, "--quiet")[0] == 0
-    assert [r["id"] for r in lines(out)] == ["a"]
-    reasons = {r["record"]["id"]: r["reason"] for r in lines(tmp_path / "out.rejected.jsonl")}
+    assert [r["id"] for r in read_jsonl(out)] == ["a"]
+    reasons = {r["record"]["id"]: r["reason"] for r in read_jsonl(tmp_path / "out.rejected.jsonl")}
     assert reasons == {"b": "too-short", "c": "too-long", "d": "refusal", "e": "refusal"}
     assert cli("prep", "clean", "--input", src, "--output", out, "--keep-refusals", "--quiet")[0] == 0
-    assert [r["id"] for r in lines(out)] == ["a", "b", "c", "d", "e"]
+    assert [r["id"] for r in read_jsonl(out)] == ["a", "b", "c", "d", "e"]
 
 
 def test_broken_lines_and_bad_bytes_are_counted_not_fatal(tmp_path, cli):
@@ -79,9 +77,9 @@ def test_broken_lines_and_bad_bytes_are_counted_not_fatal(tmp_path, cli):
     out = tmp_path / "out.jsonl"
     code, _, err = cli("prep", "clean", "--input", src, "--output", out)
     assert code == 0
-    assert [r["id"] for r in lines(out)] == [1, 3]
+    assert [r["id"] for r in read_jsonl(out)] == [1, 3]
     assert f"{src}:2" in err and f"{src}:3" in err
-    rejects = lines(tmp_path / "out.rejected.jsonl")
+    rejects = read_jsonl(tmp_path / "out.rejected.jsonl")
     assert [r["where"] for r in rejects] == [f"{src}:2", f"{src}:3", f"{src}:4"]
     assert "not UTF-8" in rejects[1]["detail"] and "expected a JSON object" in rejects[2]["detail"]
     stats = json.loads((tmp_path / "out.stats.json").read_text())

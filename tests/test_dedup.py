@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from stage_outputs import outputs
 
 from prep.cli import STAGES, add_module_parser
 from prep.errors import StageError
@@ -47,16 +48,6 @@ def write_jsonl(path, rows):
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows),
                     encoding="utf-8")
     return path
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def outputs(out):
-    stats = json.loads(out.with_name(out.stem + ".stats.json").read_text())
-    rejects = read_jsonl(out.with_name(out.stem + ".rejected.jsonl"))
-    return read_jsonl(out), rejects, stats
 
 
 def words(prefix, n):

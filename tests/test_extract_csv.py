@@ -1,10 +1,10 @@
 """`tunesmith prep extract csv`: quoting, encodings, the three modes, bad rows with their lines."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from stage_outputs import read_jsonl, sidecar, stats_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT / "data" / "raw" / "articles.csv"
@@ -17,20 +17,6 @@ SMALL = ('id,title,body,tag\n'
          '\n'
          '3,Empty body,,z\n'
          '4,"He said ""hi"", then left",ok,w\n')
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def sidecar(out: Path, suffix: str) -> Path:
-    return out.with_name(out.stem + suffix)
-
-
-def stats_of(out: Path) -> dict:
-    stats = json.loads(sidecar(out, ".stats.json").read_text())
-    assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"]
-    return stats
 
 
 @pytest.fixture

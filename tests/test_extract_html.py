@@ -1,11 +1,11 @@
 """`tunesmith prep extract html`: main text, not the page; encodings; bad files are counted."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
+from stage_outputs import read_jsonl, stats_of
 
 from prep.extract.html_blocks import page_text
 
@@ -24,16 +24,6 @@ SAMPLE_CLUTTER = [
 ]
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def check_balance(out: Path) -> dict:
-    stats = json.loads(out.with_name(out.stem + ".stats.json").read_text())
-    assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"]
-    return stats
-
-
 @pytest.fixture
 def sample_records(cli, tmp_path):
     out = tmp_path / "pages.jsonl"
@@ -46,7 +36,7 @@ def test_sample_pages_keep_content_and_lose_clutter(sample_records):
     records, out = sample_records
     assert sorted(records) == ["cold-kitchen-sourdough.html", "library-hours-faq.html",
                                "sync-configuration.html", "tarte-aux-pommes.html"]
-    assert check_balance(out)["kept"] == 4
+    assert stats_of(out)["kept"] == 4
     for record in records.values():
         for clutter in SAMPLE_CLUTTER:
             assert clutter not in record["text"], (record["id"], clutter)
@@ -174,7 +164,7 @@ def test_empty_and_broken_files_are_counted_not_fatal(cli, tmp_path):
     assert code == 0, err
     assert "c-binary.html" in err and "binary data" in err
     assert [r["id"] for r in read_jsonl(out)] == ["sub/d-good.html"]
-    stats = check_balance(out)
+    stats = stats_of(out)
     assert (stats["read"], stats["kept"], stats["dropped"], stats["errors"]) == (4, 1, {"empty": 2}, 1)
     rejected = read_jsonl(out.with_name("out.rejected.jsonl"))
     assert {r.get("record", {}).get("id", r["where"]) for r in rejected} == {

@@ -4,18 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from stage_outputs import outputs, read_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "raw" / "instructions.jsonl"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def outputs(out: Path) -> tuple[list[dict], list[dict], dict]:
-    stats = json.loads(out.with_name(out.stem + ".stats.json").read_text())
-    assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"]
-    return read_jsonl(out), read_jsonl(out.with_name(out.stem + ".rejected.jsonl")), stats
 
 
 def write_lines(path: Path, *objects) -> Path:

@@ -2,27 +2,17 @@
 from __future__ import annotations
 
 import gzip
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from stage_outputs import outputs, read_jsonl
 
 from prep.extract.sql_load import load_authorizer
 from prep.extract.sql_rows import query_authorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 FORUM = ROOT / "data" / "raw" / "forum.sql"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def outputs(out: Path) -> tuple[list[dict], list[dict], dict]:
-    stats = json.loads(out.with_name(out.stem + ".stats.json").read_text())
-    assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"]
-    return read_jsonl(out), read_jsonl(out.with_name(out.stem + ".rejected.jsonl")), stats
 
 
 def write(tmp_path: Path, text: str, name: str = "dump.sql") -> Path:

@@ -7,7 +7,7 @@ import pytest
 
 from train import aliases
 
-CPU = {"cuda": False, "accelerator": False, "bf16": True, "tf32": False}
+CPU = {"cuda": False, "accelerator": False, "gpu": None, "tf32": False}
 
 
 def test_old_spellings_map_with_one_warning_each():
@@ -36,8 +36,8 @@ def test_precision_flags_fit_the_machine():
     with pytest.raises(StageError, match="--fp16 mixed precision needs a CUDA GPU"):
         aliases.rewrite(["--fp16", "true"], CPU)
     assert aliases.rewrite(["--fp16", "true", "--fp16", "false"], CPU)[0][-2:] == ["--use_cpu", "true"]
-    old_gpu = {"cuda": True, "accelerator": True, "bf16": False, "tf32": False}
-    with pytest.raises(StageError, match="does not support bfloat16"):
+    old_gpu = {"cuda": True, "accelerator": True, "gpu": (False, "Tesla T4"), "tf32": False}
+    with pytest.raises(StageError, match=r"this GPU \(Tesla T4\) has no bfloat16 support"):
         aliases.rewrite(["--bf16"], old_gpu)
     assert "--use_cpu" not in aliases.rewrite(["--fp16"], old_gpu)[0]
 

@@ -14,6 +14,7 @@ import json
 import os
 
 from prep.errors import StageError
+from train.switches import check_precision, gpu_bf16
 
 # old name -> current name; the value passes through unchanged.
 RENAMED = {
@@ -90,7 +91,7 @@ def _machine() -> dict:
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     return {"cuda": cuda, "accelerator": cuda or mps,
-            "bf16": (not cuda) or torch.cuda.is_bf16_supported(),  # CPU autocast runs bf16
+            "gpu": gpu_bf16() if cuda else None,  # (has bfloat16, name); CPU autocast runs bf16 anyway
             "tf32": cuda and torch.cuda.get_device_capability()[0] >= 8}
 
 
@@ -162,18 +163,15 @@ def _warmup(groups: list[list[str]], ratio: str, notes: list[str]) -> list[list[
 
 
 def _check_precision(groups: list[list[str]], machine: dict) -> None:
-    flags = {name_of(g): g for g in groups}
-    if "fp16" in flags and is_true(flags["fp16"]) and not machine["cuda"]:
-        raise StageError("--fp16 mixed precision needs a CUDA GPU and none was found: drop --fp16 "
-                         "(train in fp32) or use --bf16 true (works on CPU, slowly)")
-    if "bf16" in flags and is_true(flags["bf16"]) and not machine["bf16"]:
-        raise StageError("--bf16: this GPU does not support bfloat16 (it needs Ampere or newer): "
-                         "use --fp16 true instead")
+    """The precision flags (the last of each counts) against the machine; the rules are train.switches'."""
+    last = {name_of(g): g for g in groups}
+    on = {name: name in last and is_true(last[name]) for name in ("bf16", "fp16")}
+    check_precision(on["bf16"], on["fp16"], "cuda" if machine["cuda"] else "cpu", machine["gpu"])
 
 
 def rewrite(argv: list[str], machine: dict | None = None) -> tuple[list[str], list[str]]:
     """(argv for HfArgumentParser, one warning line per change). Raises StageError for
-    precision flags the machine cannot honour (fp16 without CUDA, bf16 on an old GPU)."""
+    precision flags the machine cannot honour (fp16 without CUDA, bf16 on an old GPU, both)."""
     machine = _machine() if machine is None else machine
     ctx = {"machine": machine, "fsdp_config": {}}
     notes: list[str] = []

@@ -87,18 +87,27 @@ def resolve_attention(requested: str | None, model_class=None, device: str = "cp
     return requested, notes
 
 
-def check_precision(bf16: bool, fp16: bool, device: str) -> None:
-    """Mixed precision: fp16 needs CUDA; bf16 needs a GPU with bf16 (Ampere or newer) or the CPU."""
+def gpu_bf16() -> tuple[bool, str]:
+    """(whether this CUDA GPU computes in bfloat16, its name)."""
+    import torch
+
+    return torch.cuda.is_bf16_supported(), torch.cuda.get_device_name()
+
+
+def check_precision(bf16: bool, fp16: bool, device: str, gpu: tuple[bool, str] | None = None) -> None:
+    """Mixed precision: fp16 needs CUDA; bf16 needs a GPU with bf16 (Ampere or newer) or the CPU.
+
+    ``gpu``: what ``gpu_bf16()`` returns, where the caller has already asked (None: ask torch,
+    only when it matters).
+    """
     if bf16 and fp16:
         raise StageError("--bf16 and --fp16 are both set; choose one")
     if fp16 and device != "cuda":
         raise StageError("--fp16 mixed precision needs a CUDA GPU (its loss scaler is CUDA-only); on the "
                          "CPU use --bf16 or leave both off")
     if bf16 and device == "cuda":
-        import torch
-
-        if not torch.cuda.is_bf16_supported():
-            name = torch.cuda.get_device_name()
+        supported, name = gpu or gpu_bf16()
+        if not supported:
             raise StageError(f"--bf16: this GPU ({name}) has no bfloat16 support (it needs Ampere or newer); "
                              "use --fp16")
 
