@@ -1,0 +1,162 @@
+"""Hashing TF-IDF vectors with no model and no vocabulary, made dense for k-means.
+
+Words (``\\w+``, lower-cased) and word pairs are hashed with CRC-32 into ``2^18`` buckets;
+weights are sublinear tf (1 + ln tf) times smoothed idf, l2-normalised per text. A truncated
+SVD (latent semantic analysis, computed in torch on the sparse matrix) keeps the 256
+directions along which the texts vary most, which both makes the vectors dense and drops
+the noise of words that few texts share; rows are l2-normalised again. Same texts and seed,
+same vectors: the hash does not depend on the process, and the random start of the SVD
+comes from the seed.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Iterable
+
+WORD = re.compile(r"\w+")
+# Hash buckets for words and word pairs: 2^18 keeps collisions rare for corpora of this size.
+BUCKETS = 1 << 18
+# Dimensions kept by the LSA; extra random directions and power iterations of the range
+# finder (more of either: closer to the exact truncated SVD, slower).
+DIMS = 256
+LSA_OVERSAMPLE = 16
+LSA_POWER = 2
+# Buckets used by fewer texts than this are left out of the SVD (most word pairs, typos).
+MIN_DF = 2
+# Memoised hashes kept at most (about 100 MB of strings and ints).
+CACHE_ENTRIES = 1_000_000
+# Left out of the report's top terms: function words say nothing about a cluster.
+STOPWORDS = frozenset("""
+a about after all also an and any are as at be been but by can could did do does for from had
+has have he her his how if in into is it its just may more most my no not of on one or other
+our out over she so some such than that the their them then there these they this those to
+under up was we were what when where which while who will with would you your
+""".split())
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def bucket(gram: str, cache: dict) -> int:
+    """CRC-32 bucket of a word or pair, memoised: words repeat far more than they vary."""
+    found = cache.get(gram)
+    if found is None:
+        if len(cache) >= CACHE_ENTRIES:
+            cache.clear()
+        found = cache[gram] = zlib.crc32(gram.encode("utf-8")) & (BUCKETS - 1)
+    return found
+
+
+def features(text: str, cache: dict) -> list[int]:
+    """Bucket ids of the words and adjacent word pairs of one text."""
+    tokens = words(text)
+    return ([bucket(t, cache) for t in tokens]
+            + [bucket(f"{a} {b}", cache) for a, b in zip(tokens, tokens[1:])])
+
+
+def sparse_tfidf(texts: Iterable[str]):
+    """(rows, buckets, weights) numpy arrays: one entry per (text, bucket) present, weights
+    l2-normalised per row; plus the number of texts."""
+    import numpy as np
+    rows, cols, counts, cache = [], [], [], {}
+    n = 0
+    for n, text in enumerate(texts, 1):
+        ids, tf = np.unique(np.asarray(features(text, cache), dtype=np.int64), return_counts=True)
+        rows.append(np.full(ids.shape, n - 1, dtype=np.int64))
+        cols.append(ids.astype(np.int32))
+        counts.append(tf)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64), 0
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    tf = np.concatenate(counts).astype(np.float64)
+    df = np.bincount(cols, minlength=BUCKETS)
+    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    weights = (1.0 + np.log(tf)) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
+    weights /= np.maximum(norms, 1e-12)[rows]
+    return rows, cols, weights, n
+
+
+def to_csr(rows, cols, weights, shape):
+    """A float32 torch CSR matrix from (row, col, weight) entries sorted by row."""
+    import warnings
+
+    import numpy as np
+    import torch
+    crow = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=crow[1:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(cols.astype(np.int64)),
+                                       torch.from_numpy(weights.astype(np.float32)), shape,
+                                       check_invariants=True)
+
+
+def lsa(rows, cols, weights, n: int, dims: int, seed: int):
+    """(n, min(dims, rank)) leading left singular vectors times singular values of the sparse
+    matrix, by a randomised range finder with power iterations (Halko et al. 2011); where
+    ``dims + LSA_OVERSAMPLE`` covers the whole rank (small inputs) the result is exact.
+    Buckets of a single text are dropped first: they change no inner product between two
+    texts, and on real corpora they are most of the columns (so most of the cost)."""
+    import numpy as np
+    import torch
+    shared = np.bincount(cols)[cols] >= MIN_DF
+    if shared.any():  # a bucket of one text adds nothing to any similarity between texts
+        rows, cols, weights = rows[shared], cols[shared], weights[shared]
+    used, cols = np.unique(cols, return_inverse=True)  # only the buckets some text uses
+    shape = (n, len(used))
+    matrix = to_csr(rows, cols, weights, shape)
+    order = np.lexsort((rows, cols))  # the transpose, built as its own CSR: row-wise sums in order
+    transpose = to_csr(cols[order], rows[order], weights[order], (shape[1], n))
+    width = min(dims + LSA_OVERSAMPLE, *shape)
+    gen = torch.Generator().manual_seed(seed)
+    basis = torch.linalg.qr(matrix @ torch.randn(shape[1], width, generator=gen)).Q
+    for _ in range(LSA_POWER):
+        back = torch.linalg.qr(transpose @ basis).Q
+        basis = torch.linalg.qr(matrix @ back).Q
+    # Q^T X X^T Q = W diag(s^2) W^T, so X's leading components are Q W diag(s).
+    small = transpose @ basis
+    values, vectors = torch.linalg.eigh((small.t() @ small).double())
+    keep = torch.arange(len(values) - 1, max(-1, len(values) - 1 - dims), -1)
+    scale = values[keep].clamp(min=0.0).sqrt()
+    return (basis.double() @ vectors[:, keep] * scale).float()
+
+
+def embed_tfidf(texts: list[str], seed: int = 0, dims: int = DIMS):
+    """(n, d) float32 numpy array: TF-IDF reduced to d = min(dims, rank) dimensions by LSA,
+    rows l2-normalised (so k-means sees cosine geometry). A text with no words gets zeros."""
+    import numpy as np
+    import torch
+    rows, cols, weights, n = sparse_tfidf(texts)
+    if len(weights) == 0:
+        return np.zeros((n, 1), dtype=np.float32)
+    reduced = lsa(rows, cols, weights, n, dims, seed)
+    return torch.nn.functional.normalize(reduced, dim=1).numpy()
+
+
+def top_terms(texts: list[str], groups: list[int], count: int = 8) -> dict[int, list[str]]:
+    """Per group, the words whose mean tf-idf weight in the group most exceeds their mean
+    weight over all texts (words of 3+ letters, not numbers or stop words). Ties sort
+    alphabetically."""
+    import math
+    from collections import Counter, defaultdict
+    docs = [Counter(w for w in words(t) if len(w) >= 3 and not w.isdigit() and w not in STOPWORDS) for t in texts]
+    n = len(docs)
+    df = Counter(w for doc in docs for w in doc)
+    idf = {w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in df.items()}
+    overall: Counter = Counter()
+    per_group: dict[int, Counter] = defaultdict(Counter)
+    sizes = Counter(groups)
+    for doc, group in zip(docs, groups):
+        weights = {w: (1.0 + math.log(tf)) * idf[w] for w, tf in doc.items()}
+        norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+        for w, v in weights.items():
+            overall[w] += v / norm / n
+            per_group[group][w] += v / norm / sizes[group]
+    out = {}
+    for group, weights in per_group.items():
+        scored = sorted(((weights[w] - overall[w], w) for w in weights), key=lambda p: (-p[0], p[1]))
+        out[group] = [w for score, w in scored[:count] if score > 0]
+    return out
