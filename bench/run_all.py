@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The benchmarks, in this order (other files in bench/ are their helpers). train_speed needs a
 # GPU for its real figures and falls back to a CPU mode with tiny configs.
-ORDER = ["html_extract", "dedup", "kmeans", "tokenize_speed", "single_pass", "train_speed"]
+ORDER = ["html_extract", "dedup", "kmeans", "tokenize_speed", "single_pass", "train_speed", "train_memory"]
 
 
 def main(argv=None) -> int:
