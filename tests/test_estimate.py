@@ -19,6 +19,19 @@ LLAMA_BLOCK_LINEAR = 2 * (12288 + 24576)  # 73728, what QLoRA quantizes
 LORA_QV = 2 * (8 * 128 + 8 * 96)  # 3584
 
 
+# Activations of LLAMA at seq 128 x batch 2 = 256 tokens, bytes per token and layer (bf16: 2):
+# q width 64, k/v width 32; norms save their fp32 input (4*64 each); gate, up and SiLU outputs
+# 3 * 2*128; SDPA keeps q, k, v, out 2*(64+32+32+64) + fp32 log-sum-exp 4*4.
+TOKENS = 128 * 2
+NORMS, MLP, ATTENTION = 2 * 4 * 64, 3 * 2 * 128, 2 * (64 + 32 + 32 + 64) + 4 * 4  # 512, 768, 400
+# Full: + the normalised inputs of both norms (2 * 2*64) and the distinct linear inputs
+# (q/k/v 64, o 64, gate/up 64, down 128) at 2 bytes; outside the layers the final norm's fp32
+# input (4*64) and the head's input (2*64).
+FULL_LAYER = NORMS + 2 * 2 * 64 + MLP + ATTENTION + 2 * (64 + 64 + 64 + 128)  # 2576
+FULL_OUTSIDE = 4 * 64 + 2 * 64
+LOGITS = TOKENS * 300 * 12
+
+
 def test_llama_counts_by_hand():
     assert LLAMA_PARAMS == 112448
     result = estimate(LLAMA, "full", seq_len=128, batch_size=2)
@@ -26,20 +39,28 @@ def test_llama_counts_by_hand():
     b = result["bytes"]
     assert b["weights"] == 2 * LLAMA_PARAMS and b["gradients"] == 2 * LLAMA_PARAMS
     assert b["optimizer states"] == 12 * LLAMA_PARAMS  # fp32 master + m + v
-    # s*b*h*34 per layer (SDPA: no attention scores): 128*2*64*34 = 557056, two layers.
-    assert b["activations"] == 2 * 557056
-    assert b["logits"] == 128 * 2 * 300 * 4
+    assert FULL_LAYER == 2576
+    assert b["activations"] == TOKENS * (2 * FULL_LAYER + FULL_OUTSIDE)
+    assert b["logits"] == LOGITS  # fp32 log-softmax output + gradient in + gradient out
     assert b["CUDA context"] == int(0.75 * GIB)
     assert result["total_gib"] == pytest.approx(sum(b.values()) / GIB)
 
 
 def test_activation_variants_by_hand():
     eager = estimate(LLAMA, "full", 128, 2, attention="eager")["bytes"]["activations"]
-    assert eager == 2 * 128 * 2 * 64 * (34 + 5 * 4 * 128 / 64)  # + 5as/h = 40
+    assert eager == TOKENS * (2 * (FULL_LAYER + (4 + 2) * 4 * 128) + FULL_OUTSIDE)  # fp32 softmax + copy
+    # Checkpointing: each layer's 2-byte input; the recomputed layer (2576 a token) stays under
+    # the logits term (12 * 300 = 3600 a token), so the peak at the loss backward adds nothing.
     ckpt = estimate(LLAMA, "full", 128, 2, checkpointing=True)["bytes"]["activations"]
-    assert ckpt == 2 * (2 * 128 * 2 * 64) + 557056  # every layer's input + one layer recomputed
+    assert ckpt == TOKENS * (2 * 2 * 64 + FULL_OUTSIDE)
+    # With vocabulary 100 (1200 a token) the recomputed layer exceeds it by 1376 a token.
+    small_vocab = {**LLAMA, "vocab_size": 100}
+    ckpt = estimate(small_vocab, "full", 128, 2, checkpointing=True)["bytes"]["activations"]
+    assert ckpt == TOKENS * (2 * 2 * 64 + FULL_OUTSIDE + FULL_LAYER - 1200)
     fp32 = estimate(LLAMA, "full", 128, 2, precision="fp32")["bytes"]
-    assert fp32["activations"] == 2 * 2 * 557056
+    # Everything at 4 bytes; the norms' fp32 inputs were 4 already.
+    layer32 = 2 * (4 * 64 + 4 * 64) + 3 * 4 * 128 + 4 * (64 + 32 + 32 + 64) + 16 + 4 * (64 + 64 + 64 + 128)
+    assert fp32["activations"] == TOKENS * (2 * layer32 + 4 * 64 + 4 * 64)
     assert (fp32["weights"], fp32["gradients"], fp32["optimizer states"]) == \
         (4 * LLAMA_PARAMS, 4 * LLAMA_PARAMS, 8 * LLAMA_PARAMS)
 
@@ -50,16 +71,41 @@ def test_lora_and_qlora_by_hand():
     assert lora["bytes"]["weights"] == 2 * LLAMA_PARAMS + 4 * LORA_QV
     assert lora["bytes"]["gradients"] == 4 * LORA_QV
     assert lora["bytes"]["optimizer states"] == 8 * LORA_QV
+    # LoRA keeps a 2-byte copy of each target's input (q 64, v 64) and the rank-8 middle.
+    targets = 2 * (64 + 8) + 2 * (64 + 8)
+    assert lora["bytes"]["activations"] == TOKENS * (2 * (NORMS + MLP + ATTENTION + targets) + 4 * 64)
+    dropout = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj", lora_dropout=0.1)
+    assert dropout["bytes"]["activations"] == lora["bytes"]["activations"] + TOKENS * 2 * (64 + 64)  # masks
     qlora = estimate(LLAMA, "qlora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj")
     nf4 = 0.5 + 1 / 64 + 4 / (64 * 256)
-    expected = LLAMA_BLOCK_LINEAR * nf4 + (LLAMA_PARAMS - LLAMA_BLOCK_LINEAR) * 2 + 4 * LORA_QV
+    # unquantized parts fp32 (prepare_model_for_kbit_training), + a bf16 copy of the LM head
+    expected = LLAMA_BLOCK_LINEAR * nf4 + (LLAMA_PARAMS - LLAMA_BLOCK_LINEAR) * 4 + 300 * 64 * 2 + 4 * LORA_QV
     assert qlora["bytes"]["weights"] == round(expected)
+    # fp32 residual stream: gate, up and SiLU outputs at 4 bytes; checkpointed inputs at 4 bytes.
+    qlayer = NORMS + 3 * 4 * 128 + ATTENTION + targets
+    assert qlora["bytes"]["activations"] == TOKENS * (2 * qlayer + 4 * 64)
+    qckpt = estimate(LLAMA, "qlora", 128, 2, True, lora_rank=8, lora_targets="q_proj,v_proj")
+    assert qckpt["bytes"]["activations"] == TOKENS * (2 * 4 * 64 + 4 * 64)
     eight_bit = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj",
                          optimizer="paged-adamw-8bit")
     assert eight_bit["bytes"]["optimizer states"] == 2 * LORA_QV
     # all-linear: q, k, v, o, gate, up, down of every layer.
     per_layer = 8 * ((64 + 64) + 2 * (64 + 32) + (64 + 64) + 2 * (64 + 128) + (128 + 64))
     assert estimate(LLAMA, "lora", 128, 2, lora_rank=8)["trainable"] == 2 * per_layer
+
+
+def test_llama_1b_shape_per_hidden():
+    """Per token and layer, in bytes per hidden unit, for the 1.1B Llama shape (i = 4h, K = H/4)."""
+    config = {**LLAMA, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+              "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000}
+    per_h = {}
+    for method in ("full", "lora", "qlora"):
+        one = estimate({**config, "num_hidden_layers": 1}, method, 256, 1)["bytes"]["activations"]
+        two = estimate({**config, "num_hidden_layers": 2}, method, 256, 1)["bytes"]["activations"]
+        per_h[method] = (two - one) / 256 / 2048
+    # LoRA 8 norms + 24 MLP + 5 attention + 20 target copies; QLoRA's MLP at 4 bytes: 48.
+    assert per_h["lora"] == pytest.approx(57, abs=0.3) and per_h["qlora"] == pytest.approx(81, abs=0.3)
+    assert per_h["full"] == pytest.approx(55, abs=0.3)
 
 
 def test_gpt2_and_bert_fields_by_hand():
@@ -101,8 +147,13 @@ def test_lora_count_matches_peft(tiny_model_dir):
 def test_monotonic():
     config = {**LLAMA, "hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8,
               "num_attention_heads": 8, "num_key_value_heads": 8, "vocab_size": 32000}
-    total = {m: estimate(config, m, 512, 4)["total_gib"] for m in ("full", "lora", "qlora")}
-    assert total["qlora"] < total["lora"] < total["full"]
+    # QLoRA saves memory where the 4-bit block weights outweigh its fp32 residual stream and
+    # fp32 embeddings (a small model with a 32k vocabulary: they do not), as in a 7B shape.
+    big = {**config, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+           "num_attention_heads": 32, "num_key_value_heads": 32}
+    for checkpointing in (False, True):
+        total = {m: estimate(big, m, 512, 1, checkpointing)["total_gib"] for m in ("full", "lora", "qlora")}
+        assert total["qlora"] < total["lora"] < total["full"]
     plain = estimate(config, "lora", 512, 4)["bytes"]["activations"]
     assert estimate(config, "lora", 512, 4, checkpointing=True)["bytes"]["activations"] < plain
     assert estimate(config, "lora", 1024, 4)["bytes"]["activations"] > plain
@@ -124,6 +175,9 @@ def test_cli_table_json_and_errors(cli, tiny_model_dir, tmp_path):
     code, _, err = cli("estimate", "--model", tiny_model_dir, "--method", "lora", "--seq-len", 8,
                        "--batch-size", 1, "--lora-targets", "qkv")
     assert code == 2 and "unknown LoRA target" in err and "q_proj" in err
+    code, _, err = cli("estimate", "--model", tiny_model_dir, "--method", "lora", "--seq-len", 8,
+                       "--batch-size", 1, "--lora-dropout", 1.5)
+    assert code == 2 and "--lora-dropout" in err
     code, _, err = cli("estimate", "--model", tmp_path, "--method", "full", "--seq-len", 8, "--batch-size", 1)
     assert code == 2 and "no config.json" in err
     (tmp_path / "config.json").write_text(json.dumps({"vocab_size": 10}))

@@ -161,14 +161,9 @@ def counts(s: Shape) -> dict[str, int]:
             "head": head, "other": extra, "total": total}
 
 
-def lora_params(s: Shape, targets: str, rank: int) -> int:
-    """Trainable LoRA parameters for a comma list of leaf names, or all-linear (every block linear).
-
-    A LoRA pair on a linear layer of in x out features adds rank * (in + out) parameters; on the
-    embedding (V x h) it adds rank * (V + h), and likewise on the LM head.
-    """
-    linears = block_linears(s)
-    names = {n for n, *_ in linears}
+def lora_targets(s: Shape, targets: str) -> set[str]:
+    """The leaf names a comma list (or all-linear: every block linear) picks; names unknown ones."""
+    names = {n for n, *_ in block_linears(s)}
     wanted = {t.strip() for t in targets.split(",") if t.strip()}
     if wanted == {"all-linear"}:
         wanted = names
@@ -177,7 +172,17 @@ def lora_params(s: Shape, targets: str, rank: int) -> int:
         known = ", ".join(sorted(names | {EMBED_NAME[s.layout], HEAD_NAME}))
         raise StageError(f"unknown LoRA target(s) {', '.join(sorted(unknown))} for a {s.layout} layout; "
                          f"known: all-linear, {known} (see `tunesmith models list-modules`)")
-    per_layer = sum(rank * (n_in + n_out) for n, n_in, n_out, _ in linears if n in wanted)
+    return wanted
+
+
+def lora_params(s: Shape, targets: str, rank: int) -> int:
+    """Trainable LoRA parameters for a comma list of leaf names, or all-linear (every block linear).
+
+    A LoRA pair on a linear layer of in x out features adds rank * (in + out) parameters; on the
+    embedding (V x h) it adds rank * (V + h), and likewise on the LM head.
+    """
+    wanted = lora_targets(s, targets)
+    per_layer = sum(rank * (n_in + n_out) for n, n_in, n_out, _ in block_linears(s) if n in wanted)
     trainable = s.layers * per_layer
     trainable += rank * (s.vocab + s.hidden) * sum(n in wanted for n in (EMBED_NAME[s.layout], HEAD_NAME))
     return trainable
