@@ -62,3 +62,22 @@ def write_results(name: str, data: dict, markdown: str, out_dir=None) -> Path:
     _write_atomic(out / f"{name}.json", json.dumps(data, indent=2, default=str) + "\n")
     _write_atomic(out / f"{name}.md", markdown)
     return out
+
+
+def pick_device(args, name: str) -> str | None:
+    """'cuda' or 'cpu' from a GPU benchmark's --gpu / --cpu / --threads flags.
+
+    CUDA when present and neither flag is given. None (after a message) when --gpu is asked
+    for without CUDA; the caller exits 2. On the CPU torch gets --threads threads.
+    """
+    import sys
+
+    import torch
+
+    if args.gpu and not torch.cuda.is_available():
+        print(f"{name}: --gpu asked for but CUDA is not available; run with --cpu", file=sys.stderr)
+        return None
+    device = "cuda" if args.gpu or (not args.cpu and torch.cuda.is_available()) else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(args.threads)
+    return device

@@ -44,7 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from _common import device_info, write_results  # noqa: E402
+from _common import device_info, pick_device, write_results  # noqa: E402
 from _train_memory_compare import add_baseline, compare, estimate_for  # noqa: E402
 from _train_memory_setup import METHODS, SIZES, build_model, row_spec, write_data  # noqa: E402
 
@@ -131,18 +131,14 @@ def sizes(args, device: str) -> dict:
 
 
 def main(argv=None) -> int:
-    import torch
     from _train_memory_report import markdown
 
     from train.params import read_config
 
     args = parse(argv)
-    if args.gpu and not torch.cuda.is_available():
-        print("train_memory: --gpu asked for but CUDA is not available; run with --cpu", file=sys.stderr)
+    device = pick_device(args, "train_memory")
+    if device is None:
         return 2
-    device = "cuda" if args.gpu or (not args.cpu and torch.cuda.is_available()) else "cpu"
-    if device == "cpu":
-        torch.set_num_threads(args.threads)
     size, started = sizes(args, device), time.perf_counter()
     command = "python bench/train_memory.py " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"command": command.strip(), "device": device,

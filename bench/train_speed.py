@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from _common import cpu_model, write_results  # noqa: E402
+from _common import cpu_model, pick_device, write_results  # noqa: E402
 
 # Dense bf16 tensor FLOP/s per GPU (vendor data sheets), for MFU; most specific name first.
 PEAK_BF16 = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12), ("A100", 312e12))
@@ -72,16 +72,12 @@ def versions() -> dict:
 
 
 def main(argv=None) -> int:
-    import torch
     from _train_speed_report import aims, markdown
 
     args = parse(argv)
-    if args.gpu and not torch.cuda.is_available():
-        print("train_speed: --gpu asked for but CUDA is not available; run with --cpu", file=sys.stderr)
+    device = pick_device(args, "train_speed")
+    if device is None:
         return 2
-    device = "cuda" if args.gpu or (not args.cpu and torch.cuda.is_available()) else "cpu"
-    if device == "cpu":
-        torch.set_num_threads(args.threads)
     info = device_info(device, args.peak_tflops)
     command = "python bench/train_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"train_speed on {info['name']} ({device})", flush=True)
