@@ -11,7 +11,8 @@ set -euo pipefail
 MODEL=${MODEL:-data/models/smollm2-135m}
 WORK=${WORK:-data/work}
 RUN=${RUN:-data/runs/demo-lora}
-STEPS=${STEPS:-30}                 # optimizer steps; about 2-4 s each on 2 CPU cores
+STEPS=${STEPS:-40}                 # optimizer steps; about 2-4 s each on 2 CPU cores
+LR=${LR:-2e-4}                     # peak learning rate of the LoRA weights
 PROMPT=${PROMPT:-"How do I keep my bike chain from squeaking?"}
 
 # Two cores: one process, torch's own threads; no tokenizer thread pool fighting it.
@@ -27,7 +28,7 @@ python -m train.hf_trainer \
     --output_dir "$RUN" --overwrite_output_dir \
     --use_lora --lora_rank 16 --lora_alpha 32 --lora_dropout 0.05 --lora_target_modules all-linear \
     --max_steps "$STEPS" --per_device_train_batch_size 4 --per_device_eval_batch_size 4 \
-    --learning_rate 5e-4 --lr_scheduler_type cosine --warmup_steps 3 \
+    --learning_rate "$LR" --lr_scheduler_type cosine --warmup_steps 3 \
     --eval_strategy steps --eval_steps 10 --save_strategy steps --save_steps 10 --save_total_limit 2 \
     --logging_steps 2 --group_by_length --seed 42 --report_to none
 
