@@ -6,9 +6,10 @@ eigen-decomposition with a fixed sign convention.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
+
+from prep.stage import AtomicFile
 
 # Characters of a sample text shown in the report.
 SAMPLE_CHARS = 200
@@ -83,19 +84,16 @@ def picture(path: Path, vectors, result) -> None:
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
+    with AtomicFile(path, "wb") as out:
+        fig.savefig(out.handle, format="png", metadata={"Software": None})
 
 
 def write_report(directory, texts, vectors, result, reasons) -> None:
     """clusters.md and clusters.png in ``directory`` (created if missing)."""
-    from prep.stage import AtomicFile
     from prep.tfidf import top_terms
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     terms = top_terms(texts, result.labels.tolist(), TERMS)
-    md = AtomicFile(folder / "clusters.md")
-    md.handle.write(markdown(texts, result, reasons, terms))
-    md.commit()
+    with AtomicFile(folder / "clusters.md") as md:
+        md.handle.write(markdown(texts, result, reasons, terms))
     picture(folder / "clusters.png", vectors, result)

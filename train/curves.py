@@ -115,26 +115,17 @@ def plot(data: dict, diagnosis: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = AtomicFile(path, "wb")
     try:
-        # No software/date metadata, so the same log gives the same bytes.
-        fig.savefig(out.handle, format="png", metadata={"Software": None})
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
+        with AtomicFile(path, "wb") as out:
+            # No software/date metadata, so the same log gives the same bytes.
+            fig.savefig(out.handle, format="png", metadata={"Software": None})
     finally:
         plt.close(fig)
 
 
 def write_json(path: Path, payload: dict) -> None:
-    out = AtomicFile(path, "w")
-    try:
+    with AtomicFile(path, "w") as out:
         out.handle.write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
 
 
 def write_curves(output_dir, quiet: bool = False, tolerance: float = DEFAULT_TOLERANCE) -> dict:
