@@ -7,7 +7,7 @@ AIM = 0.15  # |measured / estimate - 1| within this
 
 
 def estimate_for(config: dict, spec: dict, size: dict, rank: int) -> dict:
-    from train.estimate import estimate, optimizer_name
+    from train.tools.estimate import estimate, optimizer_name
 
     return estimate(config, spec["method"], size["seq_len"], size["batch"], spec["checkpointing"], rank,
                     "all-linear", optimizer_name(METHODS[spec["method"]]["optim"]), "bf16", "sdpa")

@@ -2,7 +2,7 @@
 
 A row is a dict (``spec``): the entry point (``hf_trainer`` or ``qlora``), its argv, the
 device, warm-up and timed steps, and the tokens each step holds. ``run_row(spec)`` parses
-the argv as that entry point does and calls train.runner.run_parsed with a ``Meter``
+the argv as that entry point does and calls train.lm.runner.run_parsed with a ``Meter``
 callback; it returns the figures or {"error": ...}. On the GPU each row runs in a process of
 its own (``python bench/_train_memory_row.py SPEC.json RESULT.json``), so that one row's
 allocator pool and CUDA peak cannot leak into the next.
@@ -135,7 +135,7 @@ def parsed_args(entry: str, argv: list[str]) -> tuple:
     """``argv`` parsed as ``python -m train.ENTRY`` parses it (its defaults, leading flags, checks)."""
     import importlib
 
-    from train.runner import parse_cli
+    from train.lm.runner import parse_cli
 
     module = importlib.import_module(ENTRY_POINTS[entry])
     parsed = parse_cli(argv, module.types(), module.PROG, getattr(module, "LEADING", ()))
@@ -154,7 +154,7 @@ def cuda_context_bytes() -> int | None:
 
 
 def measure(spec: dict) -> dict:
-    from train.runner import run_parsed
+    from train.lm.runner import run_parsed
 
     device = spec["device"]
     context = cuda_context_bytes() if device == "cuda" else None
@@ -177,7 +177,7 @@ def measure(spec: dict) -> dict:
 
 def run_row(spec: dict) -> dict:
     """The row's figures, or {"error": ...} (out of memory, a setup error, a missing kernel)."""
-    from prep.errors import StageError
+    from prep.core.errors import StageError
 
     def attempt():
         try:

@@ -60,7 +60,7 @@ def write_data(path: Path, rows: int, seq_len: int, vocab: int) -> None:
     """``rows`` examples of exactly ``seq_len`` random ids (clear of the special ids below 10)."""
     import numpy as np
 
-    from prep.tokenization import write_arrow
+    from prep.tokenize.arrow_io import write_arrow
 
     ids = np.random.default_rng(0).integers(10, vocab, size=(rows, seq_len)).tolist()
     write_arrow(({"input_ids": row, "labels": row} for row in ids), path)

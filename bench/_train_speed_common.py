@@ -4,7 +4,7 @@ Timing: warm-up steps first (not timed: kernel selection, allocator growth, comp
 then the timed steps between two device synchronisations. Peak memory on CUDA is
 torch.cuda.max_memory_allocated over the timed rows (weights, gradients, optimizer state and
 activations: everything PyTorch allocated); on the CPU it is the resident set size above
-the row's start, sampled every 2 ms (train.metrics.PeakMemory).
+the row's start, sampled every 2 ms (train.heads.metrics.PeakMemory).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class Peak:
     """Peak memory in bytes of a block: absolute on CUDA (from a reset), RSS growth on the CPU."""
 
     def __init__(self, device: str):
-        from train.metrics import PeakMemory
+        from train.heads.metrics import PeakMemory
 
         self.device = device
         self.bytes = None

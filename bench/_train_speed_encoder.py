@@ -38,7 +38,7 @@ def make_batches(size: dict, length_batching: bool, seed: int = 0) -> list[dict]
     """The epoch's batches: random order padded to the cap, or length-grouped with dynamic padding."""
     import torch
 
-    from train.batching import LengthGroupedSampler
+    from train.lm.collate import LengthGroupedSampler
 
     n = size["batch"] * size["batches"]
     lengths = skewed_lengths(n, size["median"], size["cap"], seed)
@@ -65,7 +65,7 @@ def make_batches(size: dict, length_batching: bool, seed: int = 0) -> list[dict]
 def measure(settings: dict, size: dict, device: str) -> dict:
     import torch
 
-    from train.encoder import EncoderClassifier, preset
+    from train.classify.scratch_encoder import EncoderClassifier, preset
 
     batches = [{k: v.to(device) for k, v in b.items()} for b in make_batches(size, settings["length_batching"])]
     with Peak(device) as peak:

@@ -70,8 +70,8 @@ def build(shape: dict, method: str, setup: dict, checkpointing: bool, max_len: i
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    from train.packing import prepare_model
-    from train.switches import apply_liger
+    from train.lm.packing import prepare_model
+    from train.lm.switches import apply_liger
 
     config = LlamaConfig(**shape, max_position_embeddings=max_len, tie_word_embeddings=False)
     dtype = torch.float32 if method == "full" else torch.bfloat16  # full: fp32 master weights + AMP
@@ -127,8 +127,8 @@ def batches(size: dict, vocab: int, per_step: int, packing: bool, count: int) ->
     """``count`` batches: B examples padded to max_len, or packed up to B x max_len tokens."""
     import itertools
 
-    from train.batching import PadCollator
-    from train.packing import PaddingFreeCollator
+    from train.lm.collate import PadCollator
+    from train.lm.packing import PaddingFreeCollator
 
     stream = examples(size, vocab)
     if packing:
@@ -140,7 +140,7 @@ def batches(size: dict, vocab: int, per_step: int, packing: bool, count: int) ->
 
 def measure(shape: dict, method: str, per_step: int, checkpointing: bool, setup: dict, size: dict,
             device: str) -> dict:
-    from train.packing import real_tokens
+    from train.lm.packing import real_tokens
 
     steps = size["warmup"] + size["steps"]
     data = [{k: v.to(device) if hasattr(v, "to") else v for k, v in b.items()}

@@ -27,8 +27,8 @@ import xxhash
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prep.dedup_groups import Settings, group_records  # noqa: E402
-from prep.minhash import choose_bands  # noqa: E402
+from prep.dedup.groups import Settings, group_records  # noqa: E402
+from prep.dedup.minhash import choose_bands  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from _common import describe, device_info, write_results  # noqa: E402
@@ -100,7 +100,7 @@ def timed(fn, repeat: int):
 def run_cli(records: list[dict]) -> tuple[float, float, dict]:
     """The whole stage with its I/O: JSONL in, JSONL + stats + rejects out (its own parser,
     so the figure does not include importing the other commands)."""
-    from prep import dedup
+    from prep.dedup import stage as dedup
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from _common import describe, device_info, write_results  # noqa: E402
 
-from prep.extract.html_blocks import page_text  # noqa: E402
+from prep.extract.html.blocks import page_text  # noqa: E402
 
 PARSE_ONLY = "bs4 + lxml tree building only"
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "de", "pa", "ber", "lin", "mor", "tes", "gal"]

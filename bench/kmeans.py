@@ -1,8 +1,8 @@
-"""K-means: prep.kmeans (PyTorch) against scikit-learn's KMeans, same data, k and iterations.
+"""K-means: prep.cluster.kmeans (PyTorch) against scikit-learn's KMeans, same data, k and iterations.
 
 Synthetic Gaussian blobs, float32. Two measurements per implementation:
 - Lloyd iterations only: both start from the same initial centres (k-means++ from
-  prep.kmeans), tol=0, the same max_iter; seconds per iteration = fit time / iterations.
+  prep.cluster.kmeans), tol=0, the same max_iter; seconds per iteration = fit time / iterations.
 - a full fit with each one's own k-means++ seeding (n_init=1): wall time and inertia.
 The two run in turns, ``--repeat`` pairs after a warm-up; the Lloyd ratio is the median
 over the pairs. The 1-minute load average before and after is recorded, since other work
@@ -67,7 +67,7 @@ def run(args) -> dict:
     import torch
     from sklearn.cluster import KMeans
 
-    from prep.kmeans import kmeans, kmeans_pp
+    from prep.cluster.kmeans import kmeans, kmeans_pp
     n = 10_000 if args.quick else args.n
     x = blobs(n, args.dims, args.k, args.seed)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -113,7 +113,7 @@ def markdown(r: dict) -> str:
     same, full = r["lloyd_same_init"], r["full_fit_own_init"]
     ours, theirs = same["ours"], same["sklearn"]
     lines = [
-        "# k-means: prep.kmeans (PyTorch) vs scikit-learn KMeans", "",
+        "# k-means: prep.cluster.kmeans (PyTorch) vs scikit-learn KMeans", "",
         f"`{r['command']}` on {r['device']} ({r['threads']} threads, {r['machine']}); "
         f"{r['n']:,} x {r['dims']} float32 blobs, k={r['k']}, max_iter={r['max_iter']}, n_init=1.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()) + ".",
@@ -134,7 +134,7 @@ def markdown(r: dict) -> str:
         f"| full fit: iterations | {full['ours']['iterations']} | {full['sklearn']['iterations']} | |",
         f"| full fit: inertia | {full['ours']['inertia']:,} | {full['sklearn']['inertia']:,} | |",
         "",
-        "A ratio above 1 means prep.kmeans is faster. The two sides run in turns; the Lloyd ratio "
+        "A ratio above 1 means prep.cluster.kmeans is faster. The two sides run in turns; the Lloyd ratio "
         "is the median over the pairs (per pair: " + ", ".join(f"{v}x" for v in same["speedup_pairs"]) + ").",
     ]
     return "\n".join(lines) + "\n"

@@ -33,13 +33,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _common import RESULTS, device_info, write_results  # noqa: E402
 from single_pass_data import mixture, random_rows, skewed_texts  # noqa: E402
 
+from prep.core.records import read_records  # noqa: E402
 from prep.embed import embed_texts, minilm_available  # noqa: E402
-from prep.records import read_records  # noqa: E402
-from train import kernels, lambda_select, solvers  # noqa: E402
-from train.metrics import PeakMemory, evaluate  # noqa: E402
-from train.single_pass import HeadOptions, fit_head, predict  # noqa: E402
-from train.targets import decode, encode_targets  # noqa: E402
-from train.traditional import train_linear_head  # noqa: E402
+from train.heads import (
+    kernels,  # noqa: E402
+    lambda_select,  # noqa: E402
+    solvers,  # noqa: E402
+)
+from train.heads.baselines import train_linear_head  # noqa: E402
+from train.heads.head import HeadOptions, fit_head, predict  # noqa: E402
+from train.heads.metrics import PeakMemory, evaluate  # noqa: E402
+from train.heads.targets import decode, encode_targets  # noqa: E402
 
 MIB = 1 << 20
 

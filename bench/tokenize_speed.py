@@ -200,7 +200,7 @@ def main() -> int:
             "np2": lambda: stage(src, tokenizer_path, tmp / "np2.arrow", 2)})
         base_s, np1_s, np2_s = seconds["baseline"], seconds["np1"], seconds["np2"]
         stats = results["np2"]
-        from prep.arrow_io import read_arrow
+        from prep.tokenize.arrow_io import read_arrow
         same = read_arrow(tmp / "np2.arrow")["input_ids"] == results["baseline"]
     tokens = stats["tokens_total"]
     figures = {"records": n, "tokens": tokens, "tokenizer": described, "repeat": args.repeat,

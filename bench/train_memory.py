@@ -12,7 +12,7 @@ real tokens. Each row trains with the real entry point and its flags:
              --bf16 true --lora_r R --lora_target_modules all-linear (its other defaults kept)
 
 with gradient checkpointing off and on, --max_steps warm-up + timed. Tokens/s covers the timed
-steps. Memory, compared with the estimate (train.estimate.estimate for the same config, method,
+steps. Memory, compared with the estimate (train.tools.estimate.estimate for the same config, method,
 seq len, batch, checkpointing, rank and optimizer): CUDA peak allocated bytes from the start of
 training + the paged optimizer states (unified memory, outside PyTorch's allocator) against the
 estimate WITHOUT its CUDA-context part (the context is not allocated through PyTorch); the
@@ -133,7 +133,7 @@ def sizes(args, device: str) -> dict:
 def main(argv=None) -> int:
     from _train_memory_report import markdown
 
-    from train.params import read_config
+    from train.tools.params import read_config
 
     args = parse(argv)
     device = pick_device(args, "train_memory")

@@ -17,10 +17,11 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from prep.errors import StageError
-from prep.flags import add_common
-from prep.records import input_files, kind, main_text, read_records, response_text
-from prep.stage import Stage, apply, options_of
+from prep.core.errors import StageError
+from prep.core.flags import add_common
+from prep.core.records import input_files, read_records
+from prep.core.shapes import kind, main_text, response_text
+from prep.core.stage import Stage, apply, options_of
 
 # Characters that carry no text: zero-width spaces/joiners, word joiner, BOM.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")

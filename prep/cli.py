@@ -10,22 +10,22 @@ import argparse
 import importlib
 import sys
 
-from prep.flags import HelpFormatter
+from prep.core.flags import HelpFormatter
 
 EXTRACTORS = {
-    "html": "prep.extract.html",
+    "html": "prep.extract.html.stage",
     "csv": "prep.extract.csv",
-    "sql": "prep.extract.sql",
+    "sql": "prep.extract.sql.stage",
     "jsonl": "prep.extract.jsonl",
 }
 
 STAGES = {
     "clean": "prep.clean",
-    "dedup": "prep.dedup",
-    "cluster": "prep.cluster",
+    "dedup": "prep.dedup.stage",
+    "cluster": "prep.cluster.stage",
     "split": "prep.split",
-    "tokenize": "prep.tokenization",
-    "inspect": "prep.inspect",
+    "tokenize": "prep.tokenize.stage",
+    "inspect": "prep.tokenize.inspect",
     "stats": "prep.stats",
 }
 

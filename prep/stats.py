@@ -1,6 +1,6 @@
 """Describe a JSONL dataset: kinds, lengths, empty fields, duplicates. Writes nothing.
 
-Lengths are of the whole record (prep.records.main_text), in characters and in words,
+Lengths are of the whole record (prep.core.shapes.main_text), in characters and in words,
 and for input-output records of each side. The duplicate rate counts records whose
 normalised text (casefolded, whitespace collapsed) was seen before in the file.
 """
@@ -10,7 +10,8 @@ import hashlib
 import json
 from collections import Counter
 
-from prep.records import kind, main_text, read_records
+from prep.core.records import read_records
+from prep.core.shapes import kind, main_text
 
 PERCENTILES = (50, 90, 99)
 

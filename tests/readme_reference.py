@@ -89,7 +89,7 @@ RUNNERS = [
     ("accelerate launch -m train.qlora", "train.qlora",
      "QLoRA (the guide's qlora.py command), with qlora.py's defaults. Takes every transformers "
      "Seq2SeqTrainingArguments flag as well as these."),
-    ("accelerate launch -m train.hf_trainer --task seq-cls", "train.classifier",
+    ("accelerate launch -m train.hf_trainer --task seq-cls", "train.classify.config",
      "A sequence classifier (encoder or decoder with a classification head, or the project's own encoder "
      "trained from scratch); also `from train import train_model; train_model(config)`."),
 ]

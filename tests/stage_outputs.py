@@ -1,6 +1,6 @@
 """Reading what a stage wrote: OUT (JSONL), OUT.rejected.jsonl and OUT.stats.json beside it.
 
-The file names are built here, not taken from prep.stage, so the tests pin them down.
+The file names are built here, not taken from prep.core.stage, so the tests pin them down.
 """
 from __future__ import annotations
 

@@ -12,9 +12,10 @@ torch = pytest.importorskip("torch")
 
 from train_runner_data import one_thread  # noqa: E402, F401  (autouse: one torch thread)
 
-from prep.errors import StageError  # noqa: E402
-from train.classifier import ClassifierConfig, config_from, main  # noqa: E402
-from train.classifier_data import label_map, split_files  # noqa: E402
+from prep.core.errors import StageError  # noqa: E402
+from train.classify.config import ClassifierConfig, config_from  # noqa: E402
+from train.classify.data import label_map, split_files  # noqa: E402
+from train.classify.run import main  # noqa: E402
 
 FILLER = "the a of and to in it is on for with as at by this that from or".split()
 

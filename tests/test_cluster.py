@@ -1,4 +1,4 @@
-"""prep.kmeans and `tunesmith prep cluster`: determinism, planted clusters, selection, report."""
+"""prep.cluster.kmeans and `tunesmith prep cluster`: determinism, planted clusters, selection, report."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,9 +10,9 @@ from math import comb
 import pytest
 import torch
 
-from prep import kmeans as km
-from prep import kmeans_blocks as kb
-from prep.cluster_select import noise_reasons, spread
+from prep.cluster import kmeans as km
+from prep.cluster import kmeans_blocks as kb
+from prep.cluster.select import noise_reasons, spread
 
 TOPICS = {
     "cooking": "simmer butter onion garlic oven flour dough whisk sauce skillet bake roast pepper "

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from prep.errors import StageError
-from train.curves import write_curves
-from train.fit import keep_checkpoint, moving_median, tail_fall
+from prep.core.errors import StageError
+from train.tools.curves import write_curves
+from train.tools.diagnosis import keep_checkpoint, moving_median, tail_fall
 
 STEPS = list(range(10, 1010, 10))
 EVAL_STEPS = list(range(100, 1001, 100))

@@ -10,8 +10,8 @@ import pytest
 from stage_outputs import outputs
 
 from prep.cli import STAGES, add_module_parser
-from prep.errors import StageError
-from prep.minhash import (
+from prep.core.errors import StageError
+from prep.dedup.minhash import (
     MinHasher,
     candidate_probability,
     choose_bands,

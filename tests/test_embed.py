@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from prep import embed
-from prep.errors import StageError
+from prep.core.errors import StageError
 
 TEXTS = [
     "the quick brown fox jumps over the lazy dog and keeps on running far away",

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from train_runner_data import one_thread  # noqa: E402, F401  (autouse: one torch thread)
 
-from train.encoder import EncoderClassifier, EncoderConfig, preset  # noqa: E402
+from train.classify.scratch_encoder import EncoderClassifier, EncoderConfig, preset  # noqa: E402
 
 
 def tiny(**overrides) -> EncoderConfig:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from train.estimate import estimate
+from train.tools.estimate import estimate
 
 GIB = 2 ** 30
 # A Llama-style config small enough to count by hand: h 64, i 128, L 2, H 4, K 2 (d 16), V 300.
@@ -66,7 +66,7 @@ def test_activation_variants_by_hand():
 
 
 def test_lora_and_qlora_by_hand():
-    lora = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj")
+    lora = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj", lora_dropout=0.0)
     assert lora["trainable"] == LORA_QV
     assert lora["bytes"]["weights"] == 2 * LLAMA_PARAMS + 4 * LORA_QV
     assert lora["bytes"]["gradients"] == 4 * LORA_QV
@@ -76,7 +76,7 @@ def test_lora_and_qlora_by_hand():
     assert lora["bytes"]["activations"] == TOKENS * (2 * (NORMS + MLP + ATTENTION + targets) + 4 * 64)
     dropout = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj", lora_dropout=0.1)
     assert dropout["bytes"]["activations"] == lora["bytes"]["activations"] + TOKENS * 2 * (64 + 64)  # masks
-    qlora = estimate(LLAMA, "qlora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj")
+    qlora = estimate(LLAMA, "qlora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj", lora_dropout=0.0)
     nf4 = 0.5 + 1 / 64 + 4 / (64 * 256)
     # unquantized parts fp32 (prepare_model_for_kbit_training), + a bf16 copy of the LM head
     expected = LLAMA_BLOCK_LINEAR * nf4 + (LLAMA_PARAMS - LLAMA_BLOCK_LINEAR) * 4 + 300 * 64 * 2 + 4 * LORA_QV
@@ -84,14 +84,29 @@ def test_lora_and_qlora_by_hand():
     # fp32 residual stream: gate, up and SiLU outputs at 4 bytes; checkpointed inputs at 4 bytes.
     qlayer = NORMS + 3 * 4 * 128 + ATTENTION + targets
     assert qlora["bytes"]["activations"] == TOKENS * (2 * qlayer + 4 * 64)
-    qckpt = estimate(LLAMA, "qlora", 128, 2, True, lora_rank=8, lora_targets="q_proj,v_proj")
+    qckpt = estimate(LLAMA, "qlora", 128, 2, True, lora_rank=8, lora_targets="q_proj,v_proj", lora_dropout=0.0)
     assert qckpt["bytes"]["activations"] == TOKENS * (2 * 4 * 64 + 4 * 64)
     eight_bit = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj",
-                         optimizer="paged-adamw-8bit")
+                         optimizer="paged-adamw-8bit", lora_dropout=0.0)
     assert eight_bit["bytes"]["optimizer states"] == 2 * LORA_QV
     # all-linear: q, k, v, o, gate, up, down of every layer.
     per_layer = 8 * ((64 + 64) + 2 * (64 + 32) + (64 + 64) + 2 * (64 + 128) + (128 + 64))
-    assert estimate(LLAMA, "lora", 128, 2, lora_rank=8)["trainable"] == 2 * per_layer
+    assert estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="all-linear")["trainable"] == 2 * per_layer
+
+
+def test_estimate_defaults_are_the_runners():
+    """No LoRA flags: the estimate describes the run train.hf_trainer launches with none."""
+    from train.lm.args import LoraArguments
+
+    runner = LoraArguments()
+    default = estimate(LLAMA, "lora", 128, 2)
+    assert default["options"]["lora_rank"] == runner.lora_rank
+    assert default["options"]["lora_dropout"] == runner.lora_dropout
+    # PEFT's choice for a llama config is q_proj and v_proj; rank 4 on each of the two layers.
+    explicit = estimate(LLAMA, "lora", 128, 2, lora_rank=runner.lora_rank, lora_targets="q_proj,v_proj",
+                        lora_dropout=runner.lora_dropout)
+    assert default["trainable"] == explicit["trainable"] == 2 * runner.lora_rank * ((64 + 64) + (64 + 32))
+    assert default["bytes"] == explicit["bytes"]
 
 
 def test_llama_1b_shape_per_hidden():
@@ -99,9 +114,10 @@ def test_llama_1b_shape_per_hidden():
     config = {**LLAMA, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
               "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000}
     per_h = {}
+    lora = {"lora_rank": 16, "lora_targets": "all-linear", "lora_dropout": 0.0}
     for method in ("full", "lora", "qlora"):
-        one = estimate({**config, "num_hidden_layers": 1}, method, 256, 1)["bytes"]["activations"]
-        two = estimate({**config, "num_hidden_layers": 2}, method, 256, 1)["bytes"]["activations"]
+        one = estimate({**config, "num_hidden_layers": 1}, method, 256, 1, **lora)["bytes"]["activations"]
+        two = estimate({**config, "num_hidden_layers": 2}, method, 256, 1, **lora)["bytes"]["activations"]
         per_h[method] = (two - one) / 256 / 2048
     # LoRA 8 norms + 24 MLP + 5 attention + 20 target copies; QLoRA's MLP at 4 bytes: 48.
     assert per_h["lora"] == pytest.approx(57, abs=0.3) and per_h["qlora"] == pytest.approx(81, abs=0.3)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from stage_outputs import read_jsonl, stats_of
 
-from prep.extract.html_blocks import page_text
+from prep.extract.html.blocks import page_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "raw" / "html"

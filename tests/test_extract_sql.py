@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from stage_outputs import outputs, read_jsonl
 
-from prep.extract.sql_load import load_authorizer
-from prep.extract.sql_rows import query_authorizer
+from prep.extract.sql.load import load_authorizer
+from prep.extract.sql.rows import query_authorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 FORUM = ROOT / "data" / "raw" / "forum.sql"

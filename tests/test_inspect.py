@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from prep.arrow_io import read_metadata
-from prep.tokenization import read_arrow, write_arrow
+from prep.tokenize.arrow_io import read_arrow, read_metadata, write_arrow
 
 RECORDS = [
     {"id": 1, "input": "what is the capital of france?\n", "output": "the capital of france is paris."},

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from prep.errors import StageError
-from train import smollm2
+from prep.core.errors import StageError
+from train.tools import smollm2
 
 
 def test_list_modules_groups_and_counts(cli, tiny_model_dir):
@@ -94,7 +94,7 @@ def test_smollm2_idempotent_and_refuses_foreign_folder(cli, tmp_path):
 def test_smollm2_real_conversion(cli, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.estimate import estimate
+    from train.tools.estimate import estimate
 
     code, out, err = cli("models", "smollm2", "--output", tmp_path / "smollm2")
     assert code == 0, err

@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 from tiny import make_llama  # noqa: E402
 from train_runner_data import one_thread  # noqa: E402, F401  (autouse: one torch thread)
 
-from train.batching import IGNORE_INDEX, PadCollator  # noqa: E402
-from train.packing import PaddingFreeCollator, make_collator, prepare_model, real_tokens  # noqa: E402
+from train.lm.collate import IGNORE_INDEX, PadCollator  # noqa: E402
+from train.lm.packing import PaddingFreeCollator, make_collator, prepare_model, real_tokens  # noqa: E402
 
 
 def examples(seed: int = 0, lengths=(5, 11, 3, 8)) -> list[dict]:

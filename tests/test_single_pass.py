@@ -9,9 +9,10 @@ import pytest
 import torch
 from test_embed import tiny_bert_dir  # noqa: F401 (a fixture)
 
-from prep.errors import StageError
-from train import kernels, lambda_select, metrics, single_pass, solvers
-from train.single_pass import HeadOptions, fit_head
+from prep.core.errors import StageError
+from train.heads import head as single_pass
+from train.heads import kernels, lambda_select, metrics, solvers
+from train.heads.head import HeadOptions, fit_head
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "data" / "labelled"

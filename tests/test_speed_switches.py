@@ -12,9 +12,9 @@ torch = pytest.importorskip("torch")
 
 from train_runner_data import QUICK, data_dir, log_losses, one_thread  # noqa: E402, F401
 
-from prep.errors import StageError  # noqa: E402
-from train import switches  # noqa: E402
-from train.switches import check_switches, resolve_attention  # noqa: E402
+from prep.core.errors import StageError  # noqa: E402
+from train.lm import switches  # noqa: E402
+from train.lm.switches import check_switches, resolve_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,7 +109,7 @@ def test_packing_only_for_causal_lm():
 
 
 def test_classifier_flag_refused_in_one_line(tmp_path, capsys):
-    from train.classifier import main
+    from train.classify.run import main
 
     code = main(["--fp16", "--use_cpu", "--train_file", str(tmp_path / "x.jsonl"), "--output_dir", str(tmp_path)])
     assert code == 2
@@ -118,8 +118,8 @@ def test_classifier_flag_refused_in_one_line(tmp_path, capsys):
 
 def test_group_by_length_sampler_and_dynamic_padding():
     """Every example once per epoch; batches of similar length pad far less than random ones."""
-    from train.batching import LengthGroupedSampler
-    from train.classifier_data import ClassCollator
+    from train.classify.data import ClassCollator
+    from train.lm.collate import LengthGroupedSampler
 
     lengths = [int(x) for x in torch.randint(4, 400, (640,), generator=torch.Generator().manual_seed(0))]
     sampler = LengthGroupedSampler(lengths, batch_size=16, seed=3)

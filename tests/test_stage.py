@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prep.stage import Stage, sidecar
+from prep.core.stage import Stage, sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_sigkill_mid_run_leaves_nothing_complete_and_rerun_finishes(tmp_path):
 
 
 def test_folder_input_skips_sidecars_and_temporaries(tmp_path):
-    from prep.records import input_files
+    from prep.core.records import input_files
     for name in ["a.jsonl", "a.stats.json", "a.rejected.jsonl", ".a.jsonl.tmp-12", "b.json"]:
         (tmp_path / name).write_text("{}\n")
     assert [p.name for p in input_files(tmp_path)] == ["a.jsonl", "b.json"]
@@ -75,7 +75,7 @@ def test_folder_input_skips_sidecars_and_temporaries(tmp_path):
 
 
 def test_atomic_file_commits_on_success_and_drops_on_error(tmp_path):
-    from prep.stage import AtomicFile
+    from prep.core.stage import AtomicFile
     target = tmp_path / "sub" / "x.json"
     with AtomicFile(target) as out:
         out.handle.write("new\n")

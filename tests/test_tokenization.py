@@ -6,9 +6,10 @@ from collections import Counter
 
 import pytest
 
-from prep.errors import StageError
-from prep.masking import IGNORE, detect_specials
-from prep.tokenization import TokenizeConfig, encode_records, load_tokenizer, read_arrow, write_arrow
+from prep.core.errors import StageError
+from prep.tokenize.arrow_io import read_arrow, write_arrow
+from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer
+from prep.tokenize.masking import IGNORE, detect_specials
 
 FLAVOURS = ("bos_eos", "no_bos", "pad_eq_eos")
 QUESTION = "what is the capital of france?\n"

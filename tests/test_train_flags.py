@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-from train import aliases
+from train.lm import legacy_flags as aliases
 
 CPU = {"cuda": False, "accelerator": False, "gpu": None, "tf32": False}
 
@@ -31,7 +31,7 @@ def test_old_spellings_map_with_one_warning_each():
 
 
 def test_precision_flags_fit_the_machine():
-    from prep.errors import StageError
+    from prep.core.errors import StageError
 
     with pytest.raises(StageError, match="--fp16 mixed precision needs a CUDA GPU"):
         aliases.rewrite(["--fp16", "true"], CPU)
@@ -44,7 +44,7 @@ def test_precision_flags_fit_the_machine():
 
 def test_qlora_entry_keeps_qlora_py_defaults_and_spellings(capsys):
     from train import qlora
-    from train.runner import parse_cli
+    from train.lm.runner import parse_cli
 
     def parsed(*argv):
         found = parse_cli(["--model_name_or_path", "m", "--dataset", "d.jsonl", *argv], qlora.types(),

@@ -7,7 +7,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 from train_runner_data import QUICK, data_dir, log_losses, one_thread  # noqa: F401
 
-from train.checkpoints import KILL_ENV, MARKER
+from train.lm.checkpoints import KILL_ENV, MARKER
 
 
 def argv(model, data, out) -> list[str]:
@@ -86,7 +86,7 @@ def test_rerun_of_a_finished_run_trains_nothing_and_overwrite_starts_over(tiny_m
 
 
 def test_checkpoints_of_other_tools_are_judged_by_their_files(tmp_path):
-    from train.checkpoints import resume_point
+    from train.lm.checkpoints import resume_point
 
     good, cut = tmp_path / "checkpoint-10", tmp_path / "checkpoint-20"
     for folder, state in ((good, '{"global_step": 10}'), (cut, '{"global_st')):  # the second cut short

@@ -13,7 +13,7 @@ def data(tmp_path):
 def hf_trainer(argv, callbacks=()):
     """Parse like `python -m train.hf_trainer` and train in this process; returns the run record."""
     from train import hf_trainer
-    from train.runner import parse_cli, run_parsed
+    from train.lm.runner import parse_cli, run_parsed
 
     return run_parsed(parse_cli([str(a) for a in argv], hf_trainer.types(), hf_trainer.PROG), callbacks)
 
@@ -39,7 +39,7 @@ def snapshot_callback(store: dict):
 # --- batching ----------------------------------------------------------------------------
 
 def test_collator_pads_by_length_even_where_pad_is_eos():
-    from train.batching import PadCollator
+    from train.lm.collate import PadCollator
 
     eos = 2
     batch = PadCollator(pad_token_id=eos, pad_to_multiple_of=8)(
@@ -53,7 +53,7 @@ def test_collator_pads_by_length_even_where_pad_is_eos():
 
 
 def test_length_grouped_sampler_is_seeded_by_epoch():
-    from train.batching import LengthGroupedSampler
+    from train.lm.collate import LengthGroupedSampler
 
     lengths = [(i * 37) % 101 + 1 for i in range(250)]
     sampler = LengthGroupedSampler(lengths, batch_size=4, seed=3)

@@ -6,6 +6,6 @@
 
 def __getattr__(name):
     if name == "train_model":
-        from train.classifier import train_model
+        from train.classify.run import train_model
         return train_model
     raise AttributeError(f"module 'train' has no attribute {name!r}")

@@ -9,16 +9,16 @@ import argparse
 import sys
 
 from prep import cli as prep_cli
-from prep.errors import StageError
-from prep.flags import HelpFormatter
+from prep.core.errors import exit_code
+from prep.core.flags import HelpFormatter
 
 COMMANDS = {
-    "curves": "train.curves",
-    "merge": "train.merge",
-    "estimate": "train.estimate",
-    "models": "train.models",
-    "single-pass": "train.single_pass_cli",
-    "compare": "train.compare",
+    "curves": "train.tools.curves",
+    "merge": "train.tools.merge",
+    "estimate": "train.tools.estimate",
+    "models": "train.tools.models",
+    "single-pass": "train.heads.cli",
+    "compare": "train.heads.compare",
 }
 
 EPILOG = """\
@@ -42,17 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except StageError as exc:
-        print(f"tunesmith: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tunesmith: interrupted; outputs were left as they were", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-
+    return exit_code(lambda: args.func(args))
 
 if __name__ == "__main__":
     sys.exit(main())

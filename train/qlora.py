@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from train.args import option
+from train.lm.args import option
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _build() -> dict:
     """The dataclasses with qlora.py's defaults, by name."""
     from transformers import Seq2SeqTrainingArguments
 
-    from train import args as a
+    from train.lm import args as a
     return {
         "QLoraDataArguments": a.with_defaults(
             a.DataArguments, "QLoraDataArguments", __name__, eval_dataset_size=1024, source_max_len=1024,
@@ -86,7 +86,7 @@ def __getattr__(name: str):
 
 
 def types() -> tuple:
-    from train import args as a
+    from train.lm import args as a
     return (a.ModelArguments, __getattr__("QLoraDataArguments"), __getattr__("QLoraLoraArguments"),
             __getattr__("QLoraQuantArguments"), a.RunArguments, MmluArguments, GenerationArguments,
             __getattr__("QLoraTrainingArguments"))
@@ -94,8 +94,8 @@ def types() -> tuple:
 
 def check(parsed) -> None:
     """qlora.py switches this runner does not carry out: say so instead of ignoring them."""
-    from prep.errors import StageError
-    from train.model import warn
+    from prep.core.errors import StageError
+    from train.lm.model import warn
 
     mmlu = next(p for p in parsed if isinstance(p, MmluArguments))
     if mmlu.do_mmlu_eval:
@@ -107,7 +107,7 @@ def check(parsed) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from train.runner import cli_main
+    from train.lm.runner import cli_main
 
     return cli_main(argv, types(), prog=PROG, check=check, leading=LEADING)
 

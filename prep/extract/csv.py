@@ -22,11 +22,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable
 
-from prep.errors import StageError
+from prep.core.errors import StageError
+from prep.core.flags import add_common
+from prep.core.records import input_files
+from prep.core.stage import Stage, options_of, progress
 from prep.extract.csv_rows import CsvFile, Row, Template
-from prep.flags import add_common
-from prep.records import input_files
-from prep.stage import Stage, options_of, progress
 
 CSV_SUFFIXES = (".csv", ".tsv")
 DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from prep.errors import StageError
+from prep.core.errors import StageError
 
 # Largest cell accepted, in characters: far above any real cell, still a bound on memory
 # when a stray quote makes the rest of a file one field. The csv module's default is 128 KiB.

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from prep.extract.jsonl_shapes import ORDER, SHAPES, Unusable, needed_keys
-from prep.flags import add_common
-from prep.records import input_files, read_records, set_meta
-from prep.stage import Stage, options_of
+from prep.core.flags import add_common
+from prep.core.records import input_files, read_records, set_meta
+from prep.core.shapes import ORDER, Unusable, canonical, layout_of, needed_keys
+from prep.core.stage import Stage, options_of
 
 FORMATS = ("auto", *ORDER)
 
@@ -31,14 +31,12 @@ def add_arguments(parser) -> None:
 
 
 def shape_of(record: dict, fmt: str, text_key: str) -> str | tuple[str, str]:
-    """The shape to map ``record`` with, or a (drop reason, detail) when it fits none."""
+    """The layout to map ``record`` with, or a (drop reason, detail) when it fits none."""
     if fmt != "auto":
         missing = [k for k in needed_keys(fmt, text_key) if k not in record]
         return ("missing-keys", f"{fmt} needs {', '.join(map(repr, missing))}") if missing else fmt
-    for name in ORDER:
-        if all(k in record for k in needed_keys(name, text_key)):
-            return name
-    return "unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'}"
+    layout = layout_of(record, text_key)
+    return layout or ("unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'}")
 
 
 def extract(record: dict, where: str, fmt: str, text_key: str, stage: Stage, shapes: Counter) -> None:
@@ -48,7 +46,7 @@ def extract(record: dict, where: str, fmt: str, text_key: str, stage: Stage, sha
         return
     shapes[shape] += 1
     try:
-        fields = SHAPES[shape][1](record, text_key)
+        fields = canonical(record, shape, text_key)
     except Unusable as exc:
         stage.drop(record, exc.reason, exc.detail, where=where)
         return

@@ -1,0 +1,143 @@
+"""The record shape shared by every stage, and reading JSONL/JSON inputs with line numbers.
+
+A record is one JSON object: ``{"id", "text"}`` or ``{"id", "input", "output"}``, or
+``{"id", "messages": [{"role", "content"}, ...]}``; optional ``label`` and ``meta``. Keys a
+stage does not know pass through untouched. How each layout reads as text is prep.core.shapes'.
+"""
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from prep.core.errors import StageError
+
+# Bytes of a broken line kept in the rejects file: enough to find and fix it by hand.
+RAW_PREVIEW_CHARS = 500
+
+
+@dataclass
+class Read:
+    """One item from an input: a record, or the error that stopped it being one."""
+    record: dict | None
+    where: str                 # "path:line" (1-based), for messages and rejects
+    error: str | None = None   # why the item is not a record
+    raw: str | None = None     # the start of the offending text, for the rejects file
+
+
+# What stages write beside their outputs; a folder or glob of outputs must not read them back.
+SIDECAR_SUFFIXES = (".stats.json", ".rejected.jsonl")
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.endswith(SIDECAR_SUFFIXES) or path.name.startswith(".")
+
+
+def input_files(spec: str | Path, suffixes: tuple[str, ...] = (".jsonl", ".json")) -> list[Path]:
+    """Expand a file, a folder (files with ``suffixes`` inside, recursively) or a glob.
+
+    Stats and rejects files and hidden (temporary) files are skipped unless named alone.
+    Sorted, so that every run sees the same order. Stops with a clear message when nothing
+    matches, since a silent empty run is worse than an error.
+    """
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                       and not is_sidecar(p))
+        if not found:
+            raise StageError(f"{path}: folder holds no {'/'.join(suffixes)} files")
+        return found
+    found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
+                   if Path(p).is_file() and not is_sidecar(Path(p)))
+    if not found:
+        raise StageError(f"{spec}: no such file, folder or glob match")
+    return found
+
+
+def get_path(record: dict, dotted: str):
+    """``get_path(r, "meta.dup_group")``: None where any step is missing."""
+    value = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def set_meta(record: dict, **values) -> dict:
+    """Add keys under ``meta`` without dropping what earlier stages put there."""
+    meta = record.get("meta")
+    if not isinstance(meta, dict):
+        meta = {} if meta is None else {"original": meta}
+    meta.update(values)
+    record["meta"] = meta
+    return record
+
+
+def _parse_line(raw: bytes, where: str) -> Read:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Read(None, where, f"not UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})",
+                    raw.decode("utf-8", "replace")[:RAW_PREVIEW_CHARS])
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Read(None, where, f"invalid JSON at column {exc.colno}: {exc.msg}", text[:RAW_PREVIEW_CHARS])
+    if not isinstance(value, dict):
+        return Read(None, where, f"expected a JSON object, got {type(value).__name__}",
+                    text[:RAW_PREVIEW_CHARS])
+    return Read(value, where)
+
+
+def read_jsonl(path: Path) -> Iterator[Read]:
+    """Each non-blank line of a JSONL file; a broken line is an error item, not a crash.
+
+    Read as bytes so that one non-UTF-8 line is rejected alone instead of failing the file.
+    """
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            raw = raw.rstrip(b"\r\n")
+            if raw.startswith(b"\xef\xbb\xbf") and number == 1:
+                raw = raw[3:]  # a UTF-8 byte-order mark some editors add
+            if not raw.strip():
+                continue
+            yield _parse_line(raw, f"{path}:{number}")
+
+
+def read_json_array(path: Path) -> Iterator[Read]:
+    """A .json file holding an array of objects (or one object)."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        yield Read(None, f"{path}:1", f"not UTF-8 (byte offset {exc.start})")
+        return
+    except json.JSONDecodeError as exc:
+        yield Read(None, f"{path}:{exc.lineno}", f"invalid JSON at column {exc.colno}: {exc.msg}")
+        return
+    items = value if isinstance(value, list) else [value]
+    for index, item in enumerate(items):
+        where = f"{path}:[{index}]"
+        if isinstance(item, dict):
+            yield Read(item, where)
+        else:
+            yield Read(None, where, f"expected a JSON object, got {type(item).__name__}",
+                       json.dumps(item)[:RAW_PREVIEW_CHARS])
+
+
+def read_records(spec: str | Path) -> Iterator[Read]:
+    """Every record of a file, folder or glob of .jsonl / .json files, in a stable order."""
+    for path in input_files(spec):
+        if path.suffix.lower() == ".json":
+            yield from read_json_array(path)
+        else:
+            yield from read_jsonl(path)
+
+
+def dumps(record: dict) -> str:
+    """One output line. Key order is kept and non-ASCII is written as is (smaller, readable)."""
+    return json.dumps(record, ensure_ascii=False) + "\n"

@@ -1,0 +1,252 @@
+"""What every stage shares: counting, the rejects file, the stats file, atomic outputs, progress.
+
+A stage opens a ``Stage``, feeds it what it reads, and says for each item whether it was
+kept, dropped (with a reason) or broken (an error). On a clean exit the stats file is
+written and every output is renamed into place, the main output last; on any exception
+(or a SIGKILL) only temporary files named ``.OUT.tmp-PID`` are left, never a file that
+looks complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from prep.core.records import RAW_PREVIEW_CHARS, Read, dumps
+
+# Input bytes hashed per read call when fingerprinting inputs for the stats file.
+HASH_CHUNK_BYTES = 1 << 20
+
+
+def sidecar(output: Path, suffix: str) -> Path:
+    """``data/x.jsonl`` -> ``data/x.stats.json`` (suffix ``.stats.json``)."""
+    name = output.name
+    for ext in (".jsonl", ".json", ".arrow"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return output.with_name(name + suffix)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class AtomicFile:
+    """A file written under a temporary name beside its target and renamed on commit."""
+
+    def __init__(self, target: Path, mode: str = "w"):
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.target.with_name(f".{self.target.name}.tmp-{os.getpid()}")
+        self.handle = open(self.tmp, mode, encoding=None if "b" in mode else "utf-8")
+
+    def commit(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.replace(self.tmp, self.target)
+
+    def abort(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        """Commit on a clean exit; on an exception drop the temporary file and let it propagate."""
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+
+def show_progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def progress(items: Iterable, quiet: bool = False, **tqdm_args) -> Iterable:
+    """A tqdm bar on a terminal; the bare iterable under ``--quiet`` or in a pipe."""
+    if not show_progress(quiet):
+        return items
+    from tqdm import tqdm
+    return tqdm(items, file=sys.stderr, dynamic_ncols=True, **tqdm_args)
+
+
+class Stage:
+    """Counts and files for one run of one stage.
+
+    ``outputs`` maps a name to a path; the first is the main output, whose stats and
+    rejects files sit beside it. ``binary_outputs`` names outputs opened in binary mode
+    (Arrow). Use as a context manager.
+    """
+
+    def __init__(self, name: str, outputs: dict[str, Path] | Path, options: dict,
+                 inputs: Iterable[Path] = (), quiet: bool = False, binary_outputs: Iterable[str] = (),
+                 hash_inputs: bool = True):
+        if not isinstance(outputs, dict):
+            outputs = {"output": Path(outputs)}
+        self.name = name
+        self.paths = {k: Path(v) for k, v in outputs.items()}
+        main = next(iter(self.paths.values()))
+        self.stats_path = sidecar(main, ".stats.json")
+        self.rejects_path = sidecar(main, ".rejected.jsonl")
+        self.options = options
+        self.inputs = [Path(p) for p in inputs]
+        self.hash_inputs = hash_inputs
+        self.quiet = quiet
+        self.binary = set(binary_outputs)
+        self.read_count = 0
+        self.kept = 0
+        self.dropped: Counter = Counter()
+        self.errors = 0
+        self.error_reasons: Counter = Counter()
+        self.extra: dict = {}
+        self.files: dict[str, AtomicFile] = {}
+        self._rejects: AtomicFile | None = None
+        self._start = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> "Stage":
+        self._start = time.perf_counter()
+        for key, path in self.paths.items():
+            self.files[key] = AtomicFile(path, "wb" if key in self.binary else "w")
+        self._rejects = AtomicFile(self.rejects_path)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            for f in [*self.files.values(), self._rejects]:
+                f.abort()
+            return False
+        try:
+            self._check_balance()
+            stats = AtomicFile(self.stats_path)
+            stats.handle.write(json.dumps(self.summary(), indent=2, ensure_ascii=False) + "\n")
+        except BaseException:
+            for f in [*self.files.values(), self._rejects]:
+                f.abort()
+            raise
+        # Sidecars first, the main output last: a complete-looking output always has
+        # the stats and rejects of the same run beside it.
+        self._rejects.commit()
+        stats.commit()
+        for f in reversed(list(self.files.values())):
+            f.commit()
+        return False
+
+    def _check_balance(self) -> None:
+        total = self.kept + sum(self.dropped.values()) + self.errors
+        if total != self.read_count:
+            raise RuntimeError(
+                f"{self.name}: read {self.read_count} but kept+dropped+errors = {total}; "
+                "a record was lost or counted twice (a bug in the stage)")
+
+    # -- counting ----------------------------------------------------------------------
+    def handle(self, key: str = "output"):
+        """The open text (or binary) handle of an output, for stages that write themselves."""
+        return self.files[key].handle
+
+    def read(self, n: int = 1) -> None:
+        self.read_count += n
+
+    def keep(self, record: dict | None, key: str = "output") -> None:
+        """Count one record as kept; write it unless ``record`` is None (written elsewhere)."""
+        self.kept += 1
+        if record is not None:
+            self.files[key].handle.write(dumps(record))
+
+    def drop(self, record: dict, reason: str, detail: str | None = None, where: str | None = None) -> None:
+        """Count one record as dropped; ``reason`` is the short key counted in the stats."""
+        self.dropped[reason] += 1
+        line = {"reason": reason}
+        if detail:
+            line["detail"] = detail
+        if where:
+            line["where"] = where
+        line["record"] = record
+        self._rejects.handle.write(dumps(line))
+
+    def error(self, where: str, reason: str, raw: str | None = None, record: dict | None = None) -> None:
+        """Count one broken input item (bad JSON, bad bytes, a row that fails to parse)."""
+        self.errors += 1
+        # Counted by the kind of error ("invalid JSON", "not UTF-8"), not the exact message.
+        self.error_reasons[re.split(r"[:(]| at ", reason, maxsplit=1)[0].strip()] += 1
+        line = {"reason": "error", "detail": reason, "where": where}
+        if raw is not None:
+            line["raw"] = raw[:RAW_PREVIEW_CHARS]
+        if record is not None:
+            line["record"] = record
+        self._rejects.handle.write(dumps(line))
+        if not self.quiet:
+            print(f"{self.name}: skipped {where}: {reason}", file=sys.stderr)
+
+    def good_reads(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[Read]:
+        """Count every item read, turn broken ones into errors, yield the good ones (with where)."""
+        for item in progress(reads, self.quiet, desc=desc or self.name, unit="rec"):
+            self.read()
+            if item.error is not None:
+                self.error(item.where, item.error, item.raw)
+            else:
+                yield item
+
+    def records(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[dict]:
+        """Like ``good_reads``, yielding the records alone."""
+        for item in self.good_reads(reads, desc):
+            yield item.record
+
+    def summary(self) -> dict:
+        return {
+            "stage": self.name,
+            "read": self.read_count,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "errors": self.errors,
+            "error_reasons": dict(sorted(self.error_reasons.items())),
+            "seconds": round(time.perf_counter() - self._start, 3),
+            "options": self.options,
+            "inputs": [{"path": str(p), "sha256": file_sha256(p) if self.hash_inputs else None}
+                       for p in self.inputs],
+            "outputs": {k: str(v) for k, v in self.paths.items()},
+            **self.extra,
+        }
+
+
+def apply(records: Iterable[dict], checks, stage: Stage) -> Iterator[dict]:
+    """Run ``checks`` (each ``record -> reason | None`` or ``(reason, detail) | None``) in order.
+
+    The first check that names a reason drops the record; the rest are not run.
+    """
+    for record in records:
+        for check in checks:
+            verdict = check(record)
+            if verdict is None:
+                continue
+            reason, detail = verdict if isinstance(verdict, tuple) else (verdict, None)
+            stage.drop(record, reason, detail)
+            break
+        else:
+            yield record
+
+
+def options_of(args, skip: tuple[str, ...] = ("func", "quiet")) -> dict:
+    """The parsed flags as a JSON-friendly dict, for the stats file."""
+    out = {}
+    for key, value in sorted(vars(args).items()):
+        if key in skip or callable(value):
+            continue
+        out[key] = str(value) if isinstance(value, Path) else value
+    return out

@@ -1,0 +1,79 @@
+"""What a record is to the tokenizer under ``--mode``: a text, a supervised pair or a chat.
+
+``job(record, mode, counters)`` returns ``("text", text)``, ``("supervised", input, output)``
+or ``("chat", messages)``, or a ``Drop`` naming why the record cannot be tokenized. ``auto``
+takes the record as prep.core.shapes reads it (every published layout, one prompt rule).
+The other modes convert every record to one kind:
+
+- text: everything becomes plain text (input and output joined by a newline, chat turns too);
+- supervised: a chat trains on its last assistant turn, the earlier turns written as
+  ``role: content`` lines followed by ``assistant: `` form the input (no template needed);
+- chat: an input/output pair becomes one user turn and one assistant turn.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from prep.core.shapes import Unusable, view
+from prep.tokenize.chat import trim_to_last_answer
+from prep.tokenize.masking import Drop
+
+MODES = ("auto", "text", "supervised", "chat")
+# The side of a supervised pair each source key is on: an empty or missing one is counted as
+# "empty-input" or "empty-output", the reasons this stage's stats have always used.
+SIDES = {"instruction": "input", "input": "input", "prompt": "input", "output": "output",
+         "generation": "output", "completion": "output", "text": "text"}
+
+
+def _drop(exc: Unusable) -> Drop:
+    if exc.reason == "not-text":
+        return Drop("bad-field", exc.detail)
+    if exc.reason in ("empty", "missing-field") and exc.key in SIDES:
+        return Drop(f"empty-{SIDES[exc.key]}", exc.detail)
+    return Drop(exc.reason, exc.detail)
+
+
+def _seen(record: dict, counters: Counter):
+    try:
+        seen = view(record)
+    except Unusable as exc:
+        return _drop(exc)
+    if seen[0] == "chat":
+        messages = trim_to_last_answer(seen[1], counters)
+        return messages if isinstance(messages, Drop) else ("chat", messages)
+    return seen
+
+
+def _as_text(job):
+    if job[0] == "chat":
+        return ("text", "\n".join(m["content"] for m in job[1]))
+    if job[0] == "supervised":
+        return ("text", f"{job[1]}\n{job[2]}")
+    return job
+
+
+def _as_supervised(job):
+    if job[0] == "chat":
+        *before, answer = job[1]
+        lines = "".join(f"{m['role']}: {m['content']}\n" for m in before)
+        return ("supervised", f"{lines}assistant: ", answer["content"])
+    if job[0] == "text":
+        return Drop("not-supervised", "a text record has no input/output (use --mode auto or text)")
+    return job
+
+
+def _as_chat(job):
+    if job[0] == "supervised":
+        return ("chat", [{"role": "user", "content": job[1]}, {"role": "assistant", "content": job[2]}])
+    if job[0] == "text":
+        return Drop("not-chat", "a text record has no messages (use --mode auto or text)")
+    return job
+
+
+CONVERT = {"auto": lambda job: job, "text": _as_text, "supervised": _as_supervised, "chat": _as_chat}
+
+
+def job(record: dict, mode: str, counters: Counter):
+    """What to tokenize for ``record`` under ``mode``, or a ``Drop``."""
+    seen = _seen(record, counters)
+    return seen if isinstance(seen, Drop) else CONVERT[mode](seen)

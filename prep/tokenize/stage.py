@@ -1,0 +1,135 @@
+"""tokenize records into an Arrow file of input_ids, labels and length, masked for training
+
+Input/output records (also prompt/generation) are supervised: [BOS] + input + output + EOS,
+labels -100 over BOS and input (unless --train-on-source). The EOS ends every example once
+and is always trained, also where pad == eos; BOS only where the tokenizer adds one. Too
+long: the input loses its start; where the output alone does not fit, the record is dropped.
+Text records: one example each, cut at --max-length, or --pack: documents joined with EOS
+and cut into --max-length blocks. Chat records (messages): the tokenizer's chat template,
+trained on the assistant turns only. Every truncation and drop is counted in OUT.stats.json.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from prep.core.flags import add_input, add_output, add_quiet
+from prep.core.records import input_files, read_records
+from prep.core.stage import Stage, options_of
+from prep.tokenize.arrow_io import ArrowWriter
+from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer
+from prep.tokenize.masking import IGNORE, detect_specials
+
+PERCENTILES = (50, 90, 99)
+
+
+def add_arguments(parser) -> None:
+    add_input(parser, help="input JSONL/JSON records ({text}, {input, output}, {prompt, generation}, "
+              "{instruction, input, output}, {messages} or {conversations}): a file, folder or glob")
+    add_output(parser, help="output Arrow IPC stream (OUT.stats.json and OUT.rejected.jsonl beside it)")
+    parser.add_argument("--tokenizer-path", "--tokenizer_path", "--tokenizer", dest="tokenizer_path",
+                        required=True, help="folder or hub id of a fast tokenizer (usually the model's)")
+    parser.add_argument("--max-length", "--max_length", dest="max_length", type=int, default=2048,
+                        help="tokens per example at most, BOS and EOS included")
+    parser.add_argument("--train-on-source", "--train_on_source", dest="train_on_source", action="store_true",
+                        help="train on the input (and non-assistant chat turns) too, not only the output")
+    parser.add_argument("--add-special-tokens", "--add_special_tokens", dest="add_special_tokens", default="",
+                        help="comma-separated tokens to add as special tokens, e.g. '<|user|>,<|model|>' "
+                        "(the model's embeddings must be resized to the new vocabulary size)")
+    parser.add_argument("--mode", choices=("auto", "text", "supervised", "chat"), default="auto",
+                        help="auto: per record from its keys; or treat every record as this kind")
+    parser.add_argument("--pack", action="store_true",
+                        help="text records: join documents (each ending with EOS) and cut into "
+                        "--max-length blocks instead of one truncated example per record")
+    parser.add_argument("--source-max-len", "--source_max_len", dest="source_max_len", type=int, default=None,
+                        help="cap BOS + input at this many tokens (keeping the end of the input)")
+    parser.add_argument("--target-max-len", "--target_max_len", dest="target_max_len", type=int, default=None,
+                        help="cap output + EOS at this many tokens (keeping the start of the output)")
+    parser.add_argument("--num-proc", "--num_proc", dest="num_proc", type=int, default=1,
+                        help="worker processes over batches; 1 runs in this process, where the Rust tokenizer "
+                        "already spreads each batch over every core; the output is the same for any N")
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=1000,
+                        help="records per tokenizer call and per worker task")
+    add_quiet(parser)
+
+
+class ExampleStats:
+    """Lengths and label counts of what is written, for the stats file."""
+
+    def __init__(self):
+        self.lengths: list[int] = []
+        self.label_tokens = 0
+
+    def add(self, example: dict) -> dict:
+        self.lengths.append(len(example["input_ids"]))
+        self.label_tokens += len(example["labels"]) - example["labels"].count(IGNORE)
+        return example
+
+    def summary(self) -> dict:
+        import numpy as np
+
+        out = {"examples": len(self.lengths), "tokens_total": int(sum(self.lengths)),
+               "label_tokens": self.label_tokens}
+        if self.lengths:
+            lengths = np.asarray(self.lengths)
+            out["length"] = {**{f"p{q}": int(np.percentile(lengths, q, method="higher")) for q in PERCENTILES},
+                             "max": int(lengths.max()), "min": int(lengths.min()),
+                             "mean": round(float(lengths.mean()), 1)}
+        return out
+
+
+def _metadata(args, config: TokenizeConfig, tokenizer, specials) -> dict:
+    """Stored in the Arrow schema so that `prep inspect` and the trainer know the settings."""
+    return {"tokenizer": str(args.tokenizer_path), "max_length": config.max_length, "mode": config.mode,
+            "packed": config.pack, "train_on_source": config.train_on_source,
+            "bos_id": specials.bos_id, "eos_id": specials.eos_id, "pad_id": specials.pad_id,
+            "prefix_ids": list(specials.prefix), "vocab_size": len(tokenizer),
+            "added_special_tokens": list(config.add_special_tokens)}
+
+
+def _counts(counters: Counter) -> dict:
+    """Event counts for the stats file; drops are in the stage's own "dropped"."""
+    keys = ("truncated_input", "truncated_output", "truncated_text", "truncated_chat")
+    out = {key: counters.get(key, 0) for key in keys}
+    out.update({k: v for k, v in sorted(counters.items()) if k not in out and not k.startswith("dropped:")})
+    return out
+
+
+def run(args) -> int:
+    config = TokenizeConfig(
+        max_length=args.max_length, train_on_source=args.train_on_source, mode=args.mode, pack=args.pack,
+        source_max_len=args.source_max_len, target_max_len=args.target_max_len,
+        add_special_tokens=tuple(t.strip() for t in args.add_special_tokens.split(",") if t.strip()),
+        num_proc=args.num_proc, batch_size=args.batch_size)
+    tokenizer = load_tokenizer(args.tokenizer_path, config.add_special_tokens)
+    specials = detect_specials(tokenizer)
+    counters: Counter = Counter()
+    where: dict[int, str] = {}  # id(record) -> "file:line", while the record is in flight
+
+    def remember(reads):
+        for item in reads:
+            if item.record is not None:
+                where[id(item.record)] = item.where
+            yield item
+
+    with Stage("tokenize", {"output": Path(args.output)}, options_of(args), input_files(args.input),
+               args.quiet, binary_outputs=["output"]) as stage:
+        examples = encode_records(
+            stage.records(remember(read_records(args.input))), tokenizer, config, counters,
+            on_drop=lambda r, reason, detail: stage.drop(r, reason, detail, where.pop(id(r), None)),
+            on_keep=lambda r: (where.pop(id(r), None), stage.keep(None)))
+        stats = ExampleStats()
+        writer = ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials))
+        for example in examples:
+            writer.add(stats.add(example))
+        writer.close()
+        stage.extra = {**stats.summary(), **_counts(counters), "pack_last_block_tokens":
+                       counters.get("pack_last_block_tokens", 0) if config.pack else None,
+                       "tokenizer": {"path": str(args.tokenizer_path), "bos_id": specials.bos_id,
+                                     "eos_id": specials.eos_id, "pad_id": specials.pad_id,
+                                     "adds_bos": bool(specials.prefix), "vocab_size": len(tokenizer)}}
+    if not args.quiet:
+        extra = stage.extra
+        print(f"tokenize: {stage.kept} of {stage.read_count} records -> {extra['examples']} examples, "
+              f"{extra['tokens_total']} tokens ({extra['label_tokens']} trained) in {args.output}")
+    return 0

@@ -1,0 +1,121 @@
+"""Closed-form solves for the head: ridge (dual and primal) and T steps of gradient descent.
+
+Notation: K is the n x n kernel matrix, Y the n x k targets, Phi the n x p feature rows
+(explicit or Nystrom, see train.heads.kernels), G = Phi^T Phi and B = Phi^T Y. Every solve runs in
+float64 through a Cholesky factor or an eigendecomposition; no matrix is ever inverted.
+
+- ridge, dual:   alpha = (K + lambda I)^-1 Y, predictions k(x, X) alpha.
+- ridge, primal: W = (G + lambda I)^-1 B, predictions phi(x) W. Same model as the dual for
+  the same kernel (W = Phi^T alpha), but the memory is p x p, not n x n.
+- gd-equivalent: the exact result of T full-batch gradient steps, from zero and with step
+  eta, on the loss (1/2n) (||f(X) - Y||^2 + lambda ||f||^2) over f = Phi w (the linear head
+  trained by plain gradient descent on the mean squared error). In the dual the iteration is
+  alpha <- alpha - (eta/n) ((K + lambda I) alpha - Y); with (s_i, V) the eigenpairs of the
+  scaled matrix (K + lambda I)/n,
+      alpha_T = V diag((1 - (1 - eta s_i)^T) / s_i) V^T Y / n,
+  whose factor tends to eta T as s_i -> 0. The primal form uses (G + lambda I)/n and B/n.
+- batch-aware (kept from the seed for comparison): inverse((K + lambda I) b + lambda I) Y
+  with b = (n // batch_size) * learning_rate * epochs. Since (K + lambda I) b + lambda I =
+  b (K + lambda (1 + 1/b) I), it is ridge with lambda' = lambda (1 + 1/b), scaled by 1/b.
+"""
+from __future__ import annotations
+
+import math
+
+from prep.core.errors import StageError
+from train.heads.kernels import feature_chunks
+
+
+def gram_stats(x, featurize, y):
+    """G = Phi^T Phi and B = Phi^T Y, accumulated in float64 over float32 blocks of rows.
+
+    Each block's product runs in float32 (the fast BLAS path) and is added to float64
+    sums, so n = 1,000,000 rows cost p x p memory and never n x n.
+    """
+    import torch
+    y = torch.as_tensor(y)
+    gram = None
+    cross = None
+    for start, phi in feature_chunks(x, featurize):
+        part = y[start:start + len(phi)].to(phi.dtype)
+        block_g = (phi.T @ phi).to(torch.float64)
+        block_b = (phi.T @ part).to(torch.float64)
+        gram = block_g if gram is None else gram.add_(block_g)
+        cross = block_b if cross is None else cross.add_(block_b)
+    return gram, cross
+
+
+def _cholesky(matrix, lam: float, what: str):
+    import torch
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    if int(info) != 0:
+        raise StageError(f"{what} + lambda I is not positive definite at lambda={lam:g} "
+                         "(duplicate or collinear embeddings); use a larger --lambda or --lambda auto")
+    return factor
+
+
+def ridge_dual(kernel, y, lam: float):
+    """alpha = (K + lambda I)^-1 Y by a Cholesky solve."""
+    import torch
+    k = torch.as_tensor(kernel, dtype=torch.float64)
+    eye = torch.eye(len(k), dtype=torch.float64)
+    factor = _cholesky(k + lam * eye, lam, "K")
+    return torch.cholesky_solve(torch.as_tensor(y, dtype=torch.float64), factor)
+
+
+def ridge_primal(gram, cross, lam: float):
+    """W = (G + lambda I)^-1 B by a Cholesky solve of the p x p system."""
+    import torch
+    eye = torch.eye(len(gram), dtype=torch.float64)
+    factor = _cholesky(gram + lam * eye, lam, "Phi^T Phi")
+    return torch.cholesky_solve(cross, factor)
+
+
+def gd_factor(s, eta: float, steps: int):
+    """(1 - (1 - eta s)^T) / s per eigenvalue, eta T where s = 0.
+
+    For 0 < eta s < 1 the form -expm1(T log1p(-eta s)) / s keeps full precision when eta s
+    is tiny (the plain form cancels); elsewhere (eta s >= 1, an oscillating or diverging
+    run, exactly as real gradient descent would do) the plain form is used.
+    """
+    import torch
+    x = eta * s
+    safe_s = torch.where(s == 0, torch.ones_like(s), s)
+    stable_x = torch.where((x < 1) & (s != 0), x, torch.zeros_like(x))
+    stable = -torch.expm1(steps * torch.log1p(-stable_x)) / safe_s
+    plain = (1 - (1 - x) ** steps) / safe_s
+    out = torch.where((x < 1) & (s != 0), stable, plain)
+    return torch.where(s == 0, torch.full_like(s, eta * steps), out)
+
+
+def _gd_from_matrix(matrix, rhs, n: int, lam: float, eta: float, steps: int):
+    import torch
+    scaled = (matrix + lam * torch.eye(len(matrix), dtype=torch.float64)) / n
+    s, v = torch.linalg.eigh(scaled)
+    return v @ (gd_factor(s, eta, steps).unsqueeze(1) * (v.T @ (rhs / n)))
+
+
+def gd_dual(kernel, y, lam: float, eta: float, steps: int):
+    """alpha_T after ``steps`` full-batch gradient steps (see the module docstring)."""
+    import torch
+    k = torch.as_tensor(kernel, dtype=torch.float64)
+    return _gd_from_matrix(k, torch.as_tensor(y, dtype=torch.float64), len(k), lam, eta, steps)
+
+
+def gd_primal(gram, cross, n: int, lam: float, eta: float, steps: int):
+    """W_T after ``steps`` full-batch gradient steps of the linear head on Phi."""
+    return _gd_from_matrix(gram, cross, n, lam, eta, steps)
+
+
+def gd_steps(n: int, epochs: int, batch_size: int) -> int:
+    """T = epochs x ceil(n / batch_size): as many steps as minibatch training would take."""
+    return epochs * math.ceil(n / batch_size)
+
+
+def batch_aware_b(n: int, batch_size: int, learning_rate: float, epochs: int) -> float:
+    """The seed's b = (n // batch_size) * learning_rate * epochs."""
+    b = (n // batch_size) * learning_rate * epochs
+    if b <= 0:
+        raise StageError(f"batch-aware needs b = (n // batch_size) * learning_rate * epochs > 0; got "
+                         f"n={n}, batch_size={batch_size}, learning_rate={learning_rate}, epochs={epochs}")
+    return b

@@ -1,0 +1,73 @@
+"""Labels to targets and back: classes for classification, values for regression.
+
+Classification: the classes are the distinct labels sorted (numbers before strings, so the
+order is the same on every run), the targets one-hot rows, the prediction the argmax.
+Regression: the labels are numbers, the target one column, the prediction its raw value.
+``task="auto"`` picks regression when every label is a number and there are non-integers or
+more than ``AUTO_REGRESSION_DISTINCT`` distinct values; classification otherwise.
+"""
+from __future__ import annotations
+
+from prep.core.errors import StageError
+
+TASKS = ("auto", "classification", "regression")
+AUTO_REGRESSION_DISTINCT = 20
+# Digits kept in the scores written by predict: outputs are float64, 6 digits is plenty to read.
+SCORE_DIGITS = 6
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def class_key(value):
+    """Numbers first (by value), then strings, then anything else by its text."""
+    if is_number(value):
+        return (0, value, "")
+    if isinstance(value, str):
+        return (1, 0, value)
+    return (2, 0, repr(value))
+
+
+def decide_task(labels: list, task: str = "auto") -> str:
+    if task not in TASKS:
+        raise StageError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    numeric = all(is_number(v) for v in labels)
+    if task == "regression" and not numeric:
+        bad = next(v for v in labels if not is_number(v))
+        raise StageError(f"--task regression needs numeric labels; found {bad!r}")
+    if task != "auto":
+        return task
+    distinct = set(labels)
+    if numeric and (any(float(v) != int(v) for v in distinct) or len(distinct) > AUTO_REGRESSION_DISTINCT):
+        return "regression"
+    return "classification"
+
+
+def encode_targets(labels: list, task: str = "auto"):
+    """(targets (n, k) float64, classes or None, task)."""
+    import numpy as np
+
+    if not labels:
+        raise StageError("no labelled examples to fit on")
+    task = decide_task(labels, task)
+    if task == "regression":
+        return np.asarray(labels, dtype=np.float64).reshape(-1, 1), None, task
+    classes = sorted(set(labels), key=class_key)
+    if len(classes) < 2:
+        raise StageError(f"one class only ({classes[0]!r} in all {len(labels)} examples); "
+                         "a classifier needs two or more")
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.zeros((len(labels), len(classes)), dtype=np.float64)
+    targets[np.arange(len(labels)), [index[v] for v in labels]] = 1.0
+    return targets, classes, task
+
+
+def decode(outputs, classes: list | None, task: str) -> tuple[list, list[float]]:
+    """(labels, scores) from raw outputs: argmax class and its output, or the value itself."""
+    if task == "regression":
+        values = [round(float(v), SCORE_DIGITS) for v in outputs[:, 0]]
+        return values, list(values)
+    best = outputs.argmax(axis=1)
+    return ([classes[i] for i in best],
+            [round(float(outputs[row, i]), SCORE_DIGITS) for row, i in enumerate(best)])

@@ -1,0 +1,205 @@
+"""The one training code path behind train.hf_trainer and train.qlora.
+
+``run_training`` takes the parsed dataclasses, loads data and model (full | lora | qlora),
+resumes from the latest complete checkpoint, trains with the HF Trainer, saves the model
+(or adapter) and tokenizer, and writes the loss curves. ``cli_main`` is what both entry
+points call: old flag spellings rewritten, flags parsed, setup errors printed as one line.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from prep.core.errors import StageError, exit_code
+from train.lm import checkpoints
+from train.lm.args import QuantArguments, RunArguments, method_of
+from train.lm.model import is_main_process, warn
+
+
+def parse_cli(argv: list[str], types: tuple, prog: str, leading=()) -> tuple:
+    """Old spellings rewritten (one warning line each), then parsed into ``types``.
+
+    ``leading``: flags placed before the user's (defaults that the user's flags override).
+    """
+    from train.lm.args import parse
+    from train.lm.legacy_flags import rewrite
+
+    argv, notes = rewrite(list(argv))
+    for note in notes if is_main_process() else ():
+        print(f"tunesmith: warning: {note}", file=sys.stderr)
+    return parse([*leading, *argv], types, prog)
+
+
+def run_parsed(parsed: tuple, callbacks=()) -> dict:
+    """run_training with the dataclasses picked out of ``parsed`` by type."""
+    from transformers import TrainingArguments
+
+    from train.lm.args import DataArguments, LoraArguments, ModelArguments
+
+    def pick(cls):
+        return next((p for p in parsed if isinstance(p, cls)), None)
+
+    return run_training(pick(ModelArguments), pick(DataArguments), pick(LoraArguments), pick(QuantArguments),
+                        pick(RunArguments), training_args=pick(TrainingArguments), callbacks=callbacks)
+
+
+def cli_main(argv: list[str] | None, types: tuple, prog: str, check=None, leading=()) -> int:
+    """What the entry points run: parse, ``check(parsed)``, train; setup errors as one line, exit 2."""
+    def train() -> None:
+        parsed = parse_cli(sys.argv[1:] if argv is None else argv, types, prog, leading)
+        if check is not None:
+            check(parsed)
+        run_parsed(parsed)
+
+    return exit_code(train)
+
+
+def settle(model_args, data_args, quant_args, training_args) -> None:
+    """Flag combinations resolved once, before anything loads."""
+    if model_args.use_xformers:
+        warn("--use_xformers: using PyTorch SDPA attention (memory-efficient kernels built in)")
+        model_args.attn_implementation = "sdpa"
+    if model_args.enable_profiler:
+        warn("--enable_profiler is not supported here; ignored")
+    if quant_args.adam8bit:
+        training_args.optim = "adamw_bnb_8bit"
+    if training_args.activation_checkpointing and not training_args.activation_checkpointing_kwargs:
+        # The non-reentrant variant works with frozen inputs (LoRA) and is what PyTorch recommends.
+        training_args.activation_checkpointing_kwargs = {"use_reentrant": False}
+        training_args.gradient_checkpointing_kwargs = training_args.activation_checkpointing_kwargs
+    training_args.remove_unused_columns = False  # the collator picks its columns itself
+    if data_args.group_by_length or training_args.train_sampling_strategy == "group_by_length":
+        data_args.group_by_length = True
+        training_args.train_sampling_strategy = "random"  # ours replaces the Trainer's sampler
+    from train.lm.switches import settle_runner
+    settle_runner(model_args, data_args, training_args, quiet=not is_main_process())
+
+
+def trainer_class():
+    """The HF Trainer with the length-grouped sampler that --group_by_length asks for."""
+    from transformers import Trainer
+
+    from train.lm.collate import LengthGroupedSampler
+
+    class RunnerTrainer(Trainer):
+        def __init__(self, *args, group_lengths=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.group_lengths = group_lengths
+
+        def _get_train_sampler(self, train_dataset=None):
+            if self.group_lengths is None or (train_dataset is not None and train_dataset is not self.train_dataset):
+                return super()._get_train_sampler(train_dataset)
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return LengthGroupedSampler(self.group_lengths, self._train_batch_size, seed)
+
+    return RunnerTrainer
+
+
+def build_trainer(model, tokenizer, training_args, data_args, train_ds, eval_ds, callbacks=()):
+    from train.lm.packing import make_collator, prepare_model
+
+    collator = make_collator(data_args.packing, tokenizer.pad_token_id, data_args.pad_to_multiple_of,
+                             data_args.uft, getattr(model.config, "_attn_implementation", None))
+    if data_args.packing == "padding-free":
+        prepare_model(model)  # packed positions are read only without a KV cache
+    lengths = list(train_ds["length"]) if data_args.group_by_length else None
+    return trainer_class()(
+        model=model, args=training_args, train_dataset=train_ds, eval_dataset=eval_ds,
+        data_collator=collator, processing_class=tokenizer, group_lengths=lengths,
+        callbacks=[checkpoints.completion_callback(), *callbacks])
+
+
+def _check_eval(training_args, eval_ds) -> None:
+    if eval_ds is None and getattr(training_args.eval_strategy, "value", "no") != "no":
+        raise StageError(f"--eval_strategy {training_args.eval_strategy} needs evaluation data: pass "
+                         "--eval_file or --eval_dataset_size N")
+
+
+def _resume(training_args, run_args) -> str | None:
+    with training_args.main_process_first(desc="checking checkpoints"):
+        return checkpoints.resume_point(Path(training_args.output_dir), run_args.overwrite_output_dir,
+                                        training_args.resume_from_checkpoint, is_main_process(), warn)
+
+
+def _run_record(trainer, method: str, resume: str | None, started: float, status: str, extra=None) -> dict:
+    import torch
+    import transformers
+
+    record = {"status": status, "method": method, "argv": sys.argv[1:], "resumed_from": resume,
+              "world_size": trainer.args.world_size, "started": started,
+              "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+              **(extra or {})}
+    if trainer.is_world_process_zero():
+        checkpoints.write_json(Path(trainer.args.output_dir) / checkpoints.RUN_FILE, record)
+    return record
+
+
+def _finished_at(trainer, resume: str) -> bool:
+    """True where the checkpoint reached the run's last step (the Trainer would train one more)."""
+    from transformers import TrainerState
+
+    done = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")).global_step
+    planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
+    if done >= planned and is_main_process():
+        print(f"tunesmith: {resume} is the end of this run (step {done} of {planned}); nothing to train",
+              file=sys.stderr)
+    return done >= planned
+
+
+def _curves(output_dir: str) -> None:
+    try:
+        from train.tools.curves import write_curves
+    except ImportError:
+        warn("train.tools.curves is not available; no curves written")
+        return
+    try:
+        write_curves(output_dir)
+    except StageError as exc:
+        warn(f"curves: {exc}")
+
+
+def run_training(model_args, data_args, lora_args, quant_args=None, run_args=None, *, training_args,
+                 callbacks=()) -> dict:
+    """Train as the flags say; returns a summary (also written to OUTPUT_DIR/tunesmith-run.json)."""
+    from transformers import TrainerState, set_seed
+
+    from train.lm.data import check_vocab, load_data
+    from train.lm.model import embedding_rows, load_model, load_tokenizer, special_tokens
+
+    quant_args = quant_args or QuantArguments()
+    run_args = run_args or RunArguments()
+    method = method_of(lora_args, quant_args)
+    settle(model_args, data_args, quant_args, training_args)
+    started = time.time()
+    set_seed(training_args.seed)  # before LoRA's random init: same seed, same adapters
+    resume = _resume(training_args, run_args)
+    tokenizer = load_tokenizer(model_args)
+    train_ds, eval_ds = load_data(data_args, training_args, tokenizer, special_tokens(model_args))
+    _check_eval(training_args, eval_ds)
+    model = load_model(model_args, lora_args, quant_args, training_args, tokenizer, method)
+    check_vocab({"train": train_ds, "eval": eval_ds}, embedding_rows(model))
+    trainer = build_trainer(model, tokenizer, training_args, data_args, train_ds, eval_ds, callbacks)
+    if resume and is_main_process():
+        print(f"tunesmith: resuming from {resume}", file=sys.stderr)
+    options = {k: v for args in (model_args, data_args, lora_args, quant_args) for k, v in asdict(args).items()}
+    _run_record(trainer, method, resume, started, "running", {"options": options})
+    if resume and _finished_at(trainer, resume):
+        metrics = {}  # the checkpoint already holds the whole run: load it, train nothing
+        trainer._load_from_checkpoint(resume)
+        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+    else:
+        metrics = dict(trainer.train(resume_from_checkpoint=resume).metrics)
+    step = trainer.state.global_step
+    evaluated = any("eval_loss" in e and e.get("step") == step for e in trainer.state.log_history)
+    if training_args.do_eval and eval_ds is not None and not evaluated:
+        metrics.update(trainer.evaluate())
+    trainer.save_model()
+    trainer.save_state()
+    summary = {"global_step": trainer.state.global_step, "metrics": metrics,
+               "train_examples": len(train_ds), "eval_examples": len(eval_ds) if eval_ds is not None else 0}
+    record = _run_record(trainer, method, resume, started, "finished", {"options": options, **summary})
+    if trainer.is_world_process_zero():
+        _curves(training_args.output_dir)
+    return record

@@ -1,0 +1,149 @@
+"""Plot a run's train and eval loss and say whether it underfit, overfit or fit well.
+
+Reads the HF Trainer's log history from OUTPUT_DIR/trainer_state.json, or, when a run is still
+going or was killed before the end, from the newest OUTPUT_DIR/checkpoint-N/trainer_state.json.
+Writes OUTPUT_DIR/curves.png (loss against step, the eval minimum marked) and
+OUTPUT_DIR/curves.json (the series and the diagnosis), each under a temporary name first.
+
+The diagnosis, in the guide's terms (the exact rules are in train/fit.py):
+  underfit  train loss flat from the start, or still falling steeply at the end
+            (the last 20% of the steps still took more than 10% of its whole fall);
+  overfit   eval loss rose from its minimum by more than --tolerance (relative): names the
+            step of the minimum and the checkpoint-N folder to keep;
+  well-fit  both flattened; the eval - train gap is stated.
+Train loss is smoothed with a centred moving median (max(3, n/10) points) before judging.
+Without eval loss the verdict comes from train loss alone, and says so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from prep.core.errors import StageError
+from prep.core.flags import add_quiet
+from prep.core.stage import AtomicFile
+from train.tools.diagnosis import diagnose, moving_median
+
+DEFAULT_TOLERANCE = 0.02
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output_dir", type=Path, metavar="OUTPUT_DIR",
+                        help="the training run's output_dir (holds trainer_state.json or checkpoint-N/)")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="overfit when the last eval loss is above its minimum by more than this "
+                             "fraction of the minimum")
+    add_quiet(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    write_curves(args.output_dir, quiet=args.quiet, tolerance=args.tolerance)
+    return 0
+
+
+def checkpoints(output_dir: Path) -> dict[int, Path]:
+    """{step: folder} for every checkpoint-N folder in output_dir."""
+    found = {}
+    for path in output_dir.iterdir():
+        match = CHECKPOINT.match(path.name)
+        if match and path.is_dir():
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def find_state(output_dir: Path) -> Path:
+    """trainer_state.json at the top, else in the newest checkpoint that has one."""
+    if not output_dir.is_dir():
+        raise StageError(f"no such run folder: {output_dir}")
+    top = output_dir / "trainer_state.json"
+    if top.is_file():
+        return top
+    for _, folder in reversed(checkpoints(output_dir).items()):
+        if (folder / "trainer_state.json").is_file():
+            return folder / "trainer_state.json"
+    present = ", ".join(sorted(p.name for p in output_dir.iterdir())) or "nothing"
+    raise StageError(f"no trainer_state.json in {output_dir} nor in any checkpoint-N/ inside it "
+                     f"(it holds: {present}); is it a training run's output_dir?")
+
+
+def series(state_path: Path) -> dict:
+    """train/eval loss and learning rate against step, from the Trainer's log_history."""
+    try:
+        history = json.loads(state_path.read_text(encoding="utf-8")).get("log_history") or []
+    except (OSError, ValueError, AttributeError) as exc:
+        raise StageError(f"cannot read the log history in {state_path}: {exc}") from exc
+    out = {"train": {"step": [], "loss": []}, "eval": {"step": [], "loss": []},
+           "learning_rate": {"step": [], "value": []}}
+    # Train entries carry "loss"; eval ones "eval_loss"; the final summary "train_loss" (skipped).
+    for entry in history:
+        if not isinstance(entry, dict) or "step" not in entry:
+            continue
+        for key, name, field in (("loss", "train", "loss"), ("eval_loss", "eval", "loss"),
+                                 ("learning_rate", "learning_rate", "value")):
+            if isinstance(entry.get(key), (int, float)):
+                out[name]["step"].append(int(entry["step"]))
+                out[name][field].append(float(entry[key]))
+    if not out["train"]["loss"] and not out["eval"]["loss"]:
+        raise StageError(f"no loss in the log history of {state_path} ({len(history)} entries); "
+                         "the run logged nothing yet (lower --logging_steps)")
+    return out
+
+
+def plot(data: dict, diagnosis: dict, path: Path) -> None:
+    """curves.png: raw and smoothed train loss, eval loss, eval minimum marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    train, evals = data["train"], data["eval"]
+    if train["loss"]:
+        ax.plot(train["step"], train["loss"], color="tab:blue", alpha=0.3, linewidth=1, label="train loss")
+        ax.plot(train["step"], train["smoothed"], color="tab:blue", linewidth=2,
+                label="train loss (moving median)")
+    if evals["loss"]:
+        ax.plot(evals["step"], evals["loss"], "o-", color="tab:orange", label="eval loss")
+        best = min(range(len(evals["loss"])), key=lambda i: (evals["loss"][i], evals["step"][i]))
+        ax.plot([evals["step"][best]], [evals["loss"][best]], "*", color="tab:red", markersize=16,
+                label=f"eval minimum {evals['loss'][best]:.4f} at step {evals['step'][best]}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"{diagnosis['verdict']} ({diagnosis['reason']})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    try:
+        with AtomicFile(path, "wb") as out:
+            # No software/date metadata, so the same log gives the same bytes.
+            fig.savefig(out.handle, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    with AtomicFile(path, "w") as out:
+        out.handle.write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+
+
+def write_curves(output_dir, quiet: bool = False, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Write curves.png and curves.json into output_dir, print the diagnosis; return curves.json's dict."""
+    output_dir = Path(output_dir)
+    state = find_state(output_dir)
+    data = series(state)
+    data["train"]["smoothed"] = moving_median(data["train"]["loss"]) if data["train"]["loss"] else []
+    saved = list(checkpoints(output_dir))
+    diagnosis = diagnose(data["train"]["step"], data["train"]["loss"], data["eval"]["step"],
+                         data["eval"]["loss"], saved, tolerance)
+    payload = {"source": str(state.relative_to(output_dir)), "tolerance": tolerance,
+               "checkpoints": saved, **data, "diagnosis": diagnosis}
+    plot(data, diagnosis, output_dir / "curves.png")
+    write_json(output_dir / "curves.json", payload)
+    if not quiet:
+        if state.parent != output_dir:
+            print(f"(read {payload['source']}: the run has no final trainer_state.json yet)")
+        print(diagnosis["message"])
+        print(f"wrote {output_dir / 'curves.png'} and {output_dir / 'curves.json'}")
+    return payload
