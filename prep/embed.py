@@ -15,6 +15,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
 from prep.core.errors import StageError
 from prep.core.stage import AtomicFile, progress
 
@@ -61,7 +66,6 @@ def _pool_cls(hidden, mask):
 
 def _pool_last(hidden, mask):
     """The last position whose mask is 1: right padding and left padding alike."""
-    import torch
     positions = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
     index = (positions * mask.long()).max(dim=1).values
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), index]
@@ -71,16 +75,11 @@ POOLINGS = {"mean": _pool_mean, "cls": _pool_cls, "last": _pool_last}
 
 
 def default_device() -> str:
-    import torch
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def load_encoder(path: str, device: str, quiet: bool = False):
     """(tokenizer, model) ready for inference; the last one loaded is reused."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
     key = (path, device)
     if _LOADED.get("key") == key:
         return _LOADED["value"]
@@ -121,7 +120,6 @@ def cache_key(path: str, pooling: str, max_length: int, normalize: bool, dtype: 
 
 
 def _save_atomic(target: Path, array) -> None:
-    import numpy as np
     with AtomicFile(target, "wb") as out:
         np.save(out.handle, array)
 
@@ -144,9 +142,6 @@ def _effective_max_length(tokenizer, model, max_length: int) -> int:
 
 def _encode(tokenizer, model, texts, pooling, normalize, batch_size, max_length, device,
             sort_by_length, quiet):
-    import numpy as np
-    import torch
-
     ids = _token_ids(tokenizer, texts, _effective_max_length(tokenizer, model, max_length))
     order = sorted(range(len(ids)), key=lambda i: len(ids[i])) if sort_by_length else list(range(len(ids)))
     pool = POOLINGS[pooling]
@@ -175,8 +170,6 @@ def embed_texts(texts: list[str], encoder: str = "minilm", pooling: str = "mean"
     same key reads it back without loading the model. ``sort_by_length=False`` keeps file
     order (only for measuring what the sort gains).
     """
-    import numpy as np
-
     if pooling not in POOLINGS:
         raise StageError(f"unknown pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
     if batch_size < 1:

@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import sys
 
+from transformers import TrainingArguments
+
+from train.classify.run import main as classify
+from train.classify.run import split_task
+from train.lm.args import DataArguments, LoraArguments, ModelArguments, QuantArguments, RunArguments
+from train.lm.runner import cli_main
+
 PROG = "accelerate launch -m train.hf_trainer"
 
 
 def types() -> tuple:
-    from transformers import TrainingArguments
-
-    from train.lm.args import DataArguments, LoraArguments, ModelArguments, QuantArguments, RunArguments
     return (ModelArguments, DataArguments, LoraArguments, QuantArguments, RunArguments, TrainingArguments)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from train.classify.run import split_task
-    from train.lm.runner import cli_main
-
     task, rest = split_task(sys.argv[1:] if argv is None else list(argv))
     if task == "seq-cls":  # the classifier has flags of its own (--data_dir, --label_key, ...)
-        from train.classify.run import main as classify
         return classify(rest, prog=f"{PROG} --task seq-cls")
     return cli_main(argv, types(), prog=PROG)
 

@@ -16,7 +16,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from transformers import Seq2SeqTrainingArguments
+
+from prep.core.errors import StageError
+from train.lm import args as a
 from train.lm.args import option
+from train.lm.model import warn
+from train.lm.runner import cli_main
 
 
 @dataclass
@@ -49,9 +55,6 @@ class GenerationArguments:
 
 def _build() -> dict:
     """The dataclasses with qlora.py's defaults, by name."""
-    from transformers import Seq2SeqTrainingArguments
-
-    from train.lm import args as a
     return {
         "QLoraDataArguments": a.with_defaults(
             a.DataArguments, "QLoraDataArguments", __name__, eval_dataset_size=1024, source_max_len=1024,
@@ -86,7 +89,6 @@ def __getattr__(name: str):
 
 
 def types() -> tuple:
-    from train.lm import args as a
     return (a.ModelArguments, __getattr__("QLoraDataArguments"), __getattr__("QLoraLoraArguments"),
             __getattr__("QLoraQuantArguments"), a.RunArguments, MmluArguments, GenerationArguments,
             __getattr__("QLoraTrainingArguments"))
@@ -94,9 +96,6 @@ def types() -> tuple:
 
 def check(parsed) -> None:
     """qlora.py switches this runner does not carry out: say so instead of ignoring them."""
-    from prep.core.errors import StageError
-    from train.lm.model import warn
-
     mmlu = next(p for p in parsed if isinstance(p, MmluArguments))
     if mmlu.do_mmlu_eval:
         raise StageError("--do_mmlu_eval True: MMLU evaluation is not supported here (it needs qlora.py's "
@@ -107,8 +106,6 @@ def check(parsed) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from train.lm.runner import cli_main
-
     return cli_main(argv, types(), prog=PROG, check=check, leading=LEADING)
 
 

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import torch
+
 from prep.cluster.kmeans_blocks import assign, centre_sums, cpu_threads, kmeans_pp, norms_and_mean
 
 if TYPE_CHECKING:  # torch is imported inside the functions: `tunesmith --help` stays fast
@@ -35,13 +37,11 @@ class KMeansResult:
 
 
 def default_device() -> str:
-    import torch
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def reseed_empty(labels, d2, counts):
     """Give each empty cluster the farthest point not yet moved (ties -> lowest index)."""
-    import torch
     empty = torch.nonzero(counts == 0).flatten()
     if empty.numel() == 0:
         return labels, False
@@ -53,7 +53,6 @@ def reseed_empty(labels, d2, counts):
 
 def lloyd(x, centres, x_sq, max_iter, tol_abs):
     """Lloyd iterations from ``centres``; returns (centres, iterations, converged)."""
-    import torch
     k = centres.shape[0]
     for iteration in range(1, max_iter + 1):
         d2, labels, sums = assign(x, centres, x_sq, with_sums=True)
@@ -72,7 +71,6 @@ def lloyd(x, centres, x_sq, max_iter, tol_abs):
 def minibatch(x, centres, x_sq, gen, max_iter, tol_abs, batch_size):
     """Mini-batch k-means (Sculley 2010): each centre moves towards its batch points with a
     learning rate of 1 / (points it has seen), i.e. it stays the running mean of them."""
-    import torch
     n, k = x.shape[0], centres.shape[0]
     seen = torch.zeros(k, dtype=x.dtype, device=x.device)
     steps = max_iter * math.ceil(n / batch_size)
@@ -108,7 +106,6 @@ def kmeans(data, k: int, *, seed: int = 42, max_iter: int = 100, tol: float = 1e
     ``MINIBATCH_ABOVE`` points. ``init`` (k, d) skips k-means++. With ``n_init > 1`` the run
     of lowest inertia wins (the first on a tie).
     """
-    import torch
     device = device or default_device()
     x = torch.as_tensor(data, dtype=torch.float32).to(device).contiguous()
     n = x.shape[0]
@@ -130,7 +127,6 @@ def kmeans(data, k: int, *, seed: int = 42, max_iter: int = 100, tol: float = 1e
 
 
 def one_run(x, x_sq, k, gen, init, use_minibatch, max_iter, tol_abs, batch_size) -> KMeansResult:
-    import torch
     n = x.shape[0]
     if init is not None:
         centres = torch.as_tensor(init, dtype=torch.float32).to(x.device).clone()

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import torch
+
 # Elements of one (rows x k) score block: 2^22 float32 = 16 MiB, whatever n is.
 BLOCK_ELEMENTS = 1 << 22
 # Rows per block on the CPU: 512 x 384 float32 = 0.75 MiB, stays in cache between the
@@ -36,7 +38,6 @@ def cpu_threads(device):
     """For the duration of a k-means run on the CPU: torch single-threaded everywhere, and a
     pool of as many threads as torch had, to which ``split_rows`` hands its ranges. (Small
     operations between passes stay single-threaded too, so no idle OpenMP team spins.)"""
-    import torch
     threads = torch.get_num_threads()
     if torch.device(device).type != "cpu" or threads <= 1:
         yield
@@ -77,7 +78,6 @@ def add_rows_in_order(sums, labels, block) -> None:
 def add_rows_onehot(sums, labels, block) -> None:
     """The same sums as a one-hot matmul: on a GPU ``index_add_`` uses atomic adds, whose
     order (and so the float rounding) changes from run to run."""
-    import torch
     sums.addmm_(torch.nn.functional.one_hot(labels, sums.shape[0]).to(block.dtype).t(), block)
 
 
@@ -94,7 +94,6 @@ def assign(x, centres, x_sq=None, with_sums: bool = False):
     Scores are computed as (centres x block), k rows of block-many columns: for k around 50
     the matmul runs about 15% faster in that orientation than as (block x centres).
     """
-    import torch
     k = centres.shape[0]
     c_sq = (centres * centres).sum(1)[:, None]
     best = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
@@ -125,7 +124,6 @@ def assign(x, centres, x_sq=None, with_sums: bool = False):
 
 def centre_sums(x, labels, k: int):
     """Per-cluster sums of the rows (k, d) and counts (k,)."""
-    import torch
     rows = block_rows(x, k)
     add = ROW_ADDERS.get(x.device.type, add_rows_onehot)
 
@@ -143,8 +141,6 @@ def centre_sums(x, labels, k: int):
 
 def norms_and_mean(x):
     """(||x_i||^2 per row, column means in float64), in one pass over the rows."""
-    import torch
-
     def work(lo: int, hi: int):
         block = x[lo:hi]
         return (block * block).sum(1), block.sum(0, dtype=torch.float64)
@@ -159,7 +155,6 @@ def norms_and_mean(x):
 def kmeans_pp(x, k: int, gen, x_sq=None):
     """Greedy k-means++: each new centre is the best of ``2 + ln k`` candidates drawn with
     probability proportional to the squared distance to the nearest centre so far."""
-    import torch
     n = x.shape[0]
     x_sq = (x * x).sum(1) if x_sq is None else x_sq
     trials = 2 + int(math.log(k))

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import torch
+from matplotlib.figure import Figure
+
+from prep.cluster.tfidf import top_terms
 from prep.core.stage import AtomicFile
 
 # Characters of a sample text shown in the report.
@@ -55,7 +59,6 @@ def markdown(texts, result, reasons, terms: dict[int, list[str]]) -> str:
 def principal_plane(vectors, centres):
     """Points and centres projected on the two leading principal axes (float64 covariance,
     exact eigh; each axis signed so that its largest entry is positive)."""
-    import torch
     x = vectors.double()
     mean = x.mean(0)
     centred = x - mean
@@ -67,7 +70,6 @@ def principal_plane(vectors, centres):
 
 
 def picture(path: Path, vectors, result) -> None:
-    from matplotlib.figure import Figure
     points, centres = principal_plane(vectors, result.centres)
     labels = result.labels.numpy()
     step = max(1, len(points) // MAX_POINTS)
@@ -90,7 +92,6 @@ def picture(path: Path, vectors, result) -> None:
 
 def write_report(directory, texts, vectors, result, reasons) -> None:
     """clusters.md and clusters.png in ``directory`` (created if missing)."""
-    from prep.cluster.tfidf import top_terms
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     terms = top_terms(texts, result.labels.tolist(), TERMS)

@@ -5,7 +5,10 @@ writes. Ties always go to the record that came first in the input.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
+
+import torch
 
 
 def renumber_by_size(labels: list[int], k: int) -> list[int]:
@@ -32,7 +35,6 @@ def noise_reasons(labels: list[int], distances: list[float], min_size: int | Non
     records (the largest possible z-score among n values is sqrt(n - 1)), so small clusters
     never lose members to this rule.
     """
-    import math
     sizes = Counter(labels)
     reasons: list[str | None] = [None] * len(labels)
     if min_size is not None:
@@ -63,7 +65,6 @@ def nearest_first(rows: list[int], distances, vectors, limit: int) -> list[int]:
 def spread(rows: list[int], distances, vectors, limit: int) -> list[int]:
     """Farthest-point traversal: start at the member nearest the centre, then repeatedly take
     the member farthest from everything taken so far, so the picks cover the cluster."""
-    import torch
     if limit >= len(rows):
         return list(rows)
     points = vectors[torch.as_tensor(rows)]

@@ -64,11 +64,13 @@ def add_arguments(parser) -> None:
 
 
 def embed_tfidf(texts: list[str], args):
+    # torch, numpy: imported here to keep them off the CLI's start-up path
     from prep.cluster.tfidf import embed_tfidf as tfidf
     return tfidf(texts, seed=args.seed)
 
 
 def embed_encoder(texts: list[str], args):
+    # torch, transformers, numpy: imported here to keep them off the CLI's start-up path
     from prep.embed import embed_texts
     return embed_texts(texts, encoder=args.embedder, pooling="mean", normalize=True,
                        batch_size=args.batch_size, device=args.device, quiet=args.quiet)
@@ -80,6 +82,7 @@ EMBEDDERS = {"tfidf": embed_tfidf, "minilm": embed_encoder}
 
 def default_embedder() -> str:
     try:
+        # torch, transformers, numpy: imported here to keep them off the CLI's start-up path
         from prep.embed import minilm_available
     except ImportError:
         return "tfidf"
@@ -114,8 +117,10 @@ def check_args(args) -> None:
 
 def cluster_texts(texts: list[str], args):
     """(vectors tensor, KMeansResult with labels renumbered largest-first) for the texts."""
+    # torch, concurrent: imported here to keep them off the CLI's start-up path
     import torch
 
+    # torch, concurrent: imported here to keep them off the CLI's start-up path
     from prep.cluster.kmeans import kmeans
     from prep.cluster.select import renumber_by_size
     vectors = EMBEDDERS.get(args.embedder, embed_encoder)(texts, args)
@@ -128,6 +133,7 @@ def cluster_texts(texts: list[str], args):
 
 
 def decide(labels, distances, vectors, args) -> list[str | None]:
+    # torch: imported here to keep it off the CLI's start-up path
     from prep.cluster.select import cap_reasons, noise_reasons
     sigma = args.outlier_sigma
     if sigma is None and args.min_cluster_size is not None:
@@ -177,6 +183,7 @@ def run(args) -> int:
                            cluster_sizes={"before": [sizes[c] for c in range(args.clusters)],
                                           "after": [kept[c] for c in range(args.clusters)]})
         if args.report:
+            # torch, numpy, matplotlib: imported here to keep them off the CLI's start-up path
             from prep.cluster.report import write_report
             write_report(args.report, texts, vectors, result, reasons)
     if not args.quiet:

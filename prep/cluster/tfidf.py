@@ -10,9 +10,15 @@ comes from the seed.
 """
 from __future__ import annotations
 
+import math
 import re
+import warnings
 import zlib
+from collections import Counter, defaultdict
 from typing import Iterable
+
+import numpy as np
+import torch
 
 WORD = re.compile(r"\w+")
 # Hash buckets for words and word pairs: 2^18 keeps collisions rare for corpora of this size.
@@ -59,7 +65,6 @@ def features(text: str, cache: dict) -> list[int]:
 def sparse_tfidf(texts: Iterable[str]):
     """(rows, buckets, weights) numpy arrays: one entry per (text, bucket) present, weights
     l2-normalised per row; plus the number of texts."""
-    import numpy as np
     rows, cols, counts, cache = [], [], [], {}
     n = 0
     for n, text in enumerate(texts, 1):
@@ -81,10 +86,6 @@ def sparse_tfidf(texts: Iterable[str]):
 
 def to_csr(rows, cols, weights, shape):
     """A float32 torch CSR matrix from (row, col, weight) entries sorted by row."""
-    import warnings
-
-    import numpy as np
-    import torch
     crow = np.zeros(shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=shape[0]), out=crow[1:])
     with warnings.catch_warnings():
@@ -100,8 +101,6 @@ def lsa(rows, cols, weights, n: int, dims: int, seed: int):
     ``dims + LSA_OVERSAMPLE`` covers the whole rank (small inputs) the result is exact.
     Buckets of a single text are dropped first: they change no inner product between two
     texts, and on real corpora they are most of the columns (so most of the cost)."""
-    import numpy as np
-    import torch
     shared = np.bincount(cols)[cols] >= MIN_DF
     if shared.any():  # a bucket of one text adds nothing to any similarity between texts
         rows, cols, weights = rows[shared], cols[shared], weights[shared]
@@ -127,8 +126,6 @@ def lsa(rows, cols, weights, n: int, dims: int, seed: int):
 def embed_tfidf(texts: list[str], seed: int = 0, dims: int = DIMS):
     """(n, d) float32 numpy array: TF-IDF reduced to d = min(dims, rank) dimensions by LSA,
     rows l2-normalised (so k-means sees cosine geometry). A text with no words gets zeros."""
-    import numpy as np
-    import torch
     rows, cols, weights, n = sparse_tfidf(texts)
     if len(weights) == 0:
         return np.zeros((n, 1), dtype=np.float32)
@@ -140,8 +137,6 @@ def top_terms(texts: list[str], groups: list[int], count: int = 8) -> dict[int, 
     """Per group, the words whose mean tf-idf weight in the group most exceeds their mean
     weight over all texts (words of 3+ letters, not numbers or stop words). Ties sort
     alphabetically."""
-    import math
-    from collections import Counter, defaultdict
     docs = [Counter(w for w in words(t) if len(w) >= 3 and not w.isdigit() and w not in STOPWORDS) for t in texts]
     n = len(docs)
     df = Counter(w for doc in docs for w in doc)

@@ -82,6 +82,7 @@ def progress(items: Iterable, quiet: bool = False, **tqdm_args) -> Iterable:
     """A tqdm bar on a terminal; the bare iterable under ``--quiet`` or in a pipe."""
     if not show_progress(quiet):
         return items
+    # tqdm: imported here to keep it off the CLI's start-up path
     from tqdm import tqdm
     return tqdm(items, file=sys.stderr, dynamic_ncols=True, **tqdm_args)
 

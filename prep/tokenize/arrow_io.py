@@ -8,6 +8,7 @@ memory-maps) with three columns: ``input_ids`` and ``labels`` (list<int32>) and 
 from __future__ import annotations
 
 import json
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
@@ -23,6 +24,7 @@ META_KEY = b"tunesmith"
 
 
 def schema(metadata: dict | None = None):
+    # pyarrow: imported here to keep it off the CLI's start-up path
     import pyarrow as pa
 
     fields = pa.schema([("input_ids", pa.list_(pa.int32())), ("labels", pa.list_(pa.int32())),
@@ -35,8 +37,7 @@ def schema(metadata: dict | None = None):
 
 def _list_array(rows: list[list[int]]):
     """list<int32> from Python lists, built from flat numpy buffers (faster than pa.array)."""
-    from itertools import chain
-
+    # numpy, pyarrow: imported here to keep them off the CLI's start-up path
     import numpy as np
     import pyarrow as pa
 
@@ -51,6 +52,7 @@ class ArrowWriter:
     """Appends examples to an IPC stream in record batches of ``batch_rows``."""
 
     def __init__(self, sink: BinaryIO, metadata: dict | None = None, batch_rows: int = BATCH_ROWS):
+        # pyarrow: imported here to keep it off the CLI's start-up path
         import pyarrow as pa
 
         self.schema = schema(metadata)
@@ -70,6 +72,7 @@ class ArrowWriter:
             self.flush()
 
     def flush(self) -> None:
+        # pyarrow: imported here to keep it off the CLI's start-up path
         import pyarrow as pa
 
         if not self.ids:
@@ -99,6 +102,7 @@ def write_arrow(examples: Iterable[dict], path: str | Path | BinaryIO, metadata:
         for example in examples:
             writer.add(example)
         return writer.close()
+    # tqdm: imported here to keep it off the CLI's start-up path
     from prep.core.stage import AtomicFile
 
     out = AtomicFile(Path(path), "wb")
@@ -119,6 +123,7 @@ def is_ipc_file(path: Path) -> bool:
 
 def _read_table(path: Path):
     """One .arrow file as a memory-mapped pyarrow Table, whichever IPC format it uses."""
+    # pyarrow: imported here to keep it off the CLI's start-up path
     import pyarrow as pa
 
     source = pa.memory_map(str(path))
@@ -131,6 +136,7 @@ def _read_table(path: Path):
 
 def _with_length(table):
     """Adds the ``length`` column where a file has only input_ids and labels."""
+    # pyarrow: imported here to keep it off the CLI's start-up path
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -165,6 +171,7 @@ def read_arrow(path: str | Path):
     the IPC file format, which ``from_file`` rejects, are memory-mapped with pyarrow.
     A missing ``length`` column is computed from input_ids.
     """
+    # datasets: imported here to keep it off the CLI's start-up path
     import datasets
 
     parts = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 from prep.tokenize.chat import build_chat
@@ -41,6 +42,7 @@ def can_call_backend(tokenizer) -> bool:
     path (about a quarter less CPU on the records of bench/tokenize_speed.py); the generic
     fast tokenizer class does nothing else before calling Rust, which the probes confirm.
     """
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import PreTrainedTokenizerFast
 
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -149,8 +151,6 @@ def encode_batches(encoder: Encoder, batches: Iterable[tuple[list, list]], num_p
     each batch over the cores itself.
     """
     if num_proc <= 1:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=1) as thread:
             yield from _in_order(lambda jobs: thread.submit(encoder.encode, jobs).result, batches, window=2)
         return

@@ -115,6 +115,7 @@ def _oldest_exchange_end(messages) -> int | None:
 
 def build_chat(messages: list[dict], tokenizer, sp: Specials, config, counters: Counter):
     """(input_ids, labels) for normalised messages, or a ``Drop``."""
+    # jinja2: imported here to keep it off the CLI's start-up path
     from jinja2 import TemplateError
 
     encode = _by_markers if has_generation_markers(tokenizer) else _by_prefixes

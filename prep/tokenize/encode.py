@@ -40,6 +40,7 @@ class TokenizeConfig:
 
 def load_tokenizer(path: str, add_special_tokens: Iterable[str] = ()):
     """A fast tokenizer from a local folder or hub id, with extra special tokens added."""
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoTokenizer
 
     try:

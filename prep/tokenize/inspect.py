@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from prep.core.errors import StageError
 from prep.tokenize.arrow_io import read_arrow, read_metadata
 from prep.tokenize.checks import CHECKS, Context, Row, check_row
 from prep.tokenize.masking import IGNORE, detect_specials
@@ -113,13 +114,13 @@ def summary(dataset, ctx: Context, failures, tokens: int, trained: int, lengths:
 
 
 def run(args) -> int:
+    # transformers, jinja2, concurrent: imported here to keep them off the CLI's start-up path
     from prep.tokenize.encode import load_tokenizer
 
     tokenizer = load_tokenizer(args.tokenizer_path)
     dataset = read_arrow(args.file)
     missing = [c for c in ("input_ids", "labels") if c not in dataset.column_names]
     if missing:
-        from prep.core.errors import StageError
         raise StageError(f"{args.file}: no column {', '.join(missing)}; columns: {', '.join(dataset.column_names)}")
     ctx = context_for(args, tokenizer)
     show_examples(dataset, args.n, tokenizer, colour=sys.stdout.isatty() and not args.plain)

@@ -66,6 +66,7 @@ class ExampleStats:
         return example
 
     def summary(self) -> dict:
+        # numpy: imported here to keep it off the CLI's start-up path
         import numpy as np
 
         out = {"examples": len(self.lengths), "tokens_total": int(sum(self.lengths)),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from prep.core.errors import StageError
 from train.heads import labelled
 
@@ -101,8 +103,6 @@ class ClassCollator:
     pad_to_multiple_of: int = 8
 
     def __call__(self, features: list[dict]) -> dict:
-        import torch
-
         longest = self.pad_to or max(len(f["input_ids"]) for f in features)
         if self.pad_to is None and self.pad_to_multiple_of > 1:
             longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of

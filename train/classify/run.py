@@ -28,11 +28,21 @@ import json
 import sys
 from pathlib import Path
 
+from transformers import HfArgumentParser, TrainingArguments, set_seed
+
 from prep.core.errors import StageError, exit_code
 from prep.core.records import dumps
 from prep.core.stage import Stage
+from prep.embed import resolve_encoder
 from train.classify.config import ClassifierConfig, config_from
+from train.classify.data import ByteTokenizer, ClassCollator, examples, label_map, split_files
 from train.classify.model import build_model, load_tokenizer, model_class
+from train.classify.scratch_encoder import EncoderClassifier
+from train.heads import labelled
+from train.heads.cli import source_files
+from train.heads.metrics import evaluate
+from train.lm.runner import trainer_class
+from train.lm.switches import check_switches
 
 METRICS_FILE = "metrics.json"
 LABELS_FILE = "labels.json"
@@ -40,8 +50,6 @@ PREDICTIONS_FILE = "predictions.jsonl"
 
 
 def training_arguments(cfg, device: str, has_eval: bool):
-    from transformers import TrainingArguments
-
     return TrainingArguments(
         output_dir=cfg.output_dir, num_train_epochs=cfg.num_train_epochs,
         per_device_train_batch_size=cfg.per_device_train_batch_size,
@@ -54,16 +62,11 @@ def training_arguments(cfg, device: str, has_eval: bool):
 
 
 def compute_metrics(prediction) -> dict:
-    from train.heads.metrics import evaluate
-
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
     return evaluate(list(prediction.label_ids), list(logits.argmax(-1)), "classification")
 
 
 def make_trainer(cfg, model, tokenizer, train_examples, eval_examples, device: str):
-    from train.classify.data import ByteTokenizer, ClassCollator
-    from train.lm.runner import trainer_class
-
     collator = ClassCollator(tokenizer.pad_token_id, pad_to=cfg.max_length if cfg.pad_to_max_length else None)
     lengths = [e["length"] for e in train_examples] if cfg.group_by_length else None
     return trainer_class()(
@@ -74,8 +77,6 @@ def make_trainer(cfg, model, tokenizer, train_examples, eval_examples, device: s
 
 
 def save(trainer, model, tokenizer, output_dir: str) -> None:
-    from train.classify.scratch_encoder import EncoderClassifier
-
     if isinstance(model, EncoderClassifier):
         model.save(output_dir)
         tokenizer.save_pretrained(output_dir)
@@ -85,8 +86,6 @@ def save(trainer, model, tokenizer, output_dir: str) -> None:
 
 def evaluate_held(trainer, eval_examples: list[dict], held, classes: list, stage: Stage) -> dict:
     """Scores on the evaluation split; one prediction line per example."""
-    from train.heads.metrics import evaluate
-
     output = trainer.predict(eval_examples)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     predicted = [classes[i] for i in logits.argmax(-1).tolist()]
@@ -98,14 +97,6 @@ def evaluate_held(trainer, eval_examples: list[dict], held, classes: list, stage
 
 def run(cfg) -> dict:
     """Train the classifier ``cfg`` (a ClassifierConfig) describes; returns its metrics."""
-    from transformers import set_seed
-
-    from prep.embed import resolve_encoder
-    from train.classify.data import examples, label_map, split_files
-    from train.heads import labelled
-    from train.heads.cli import source_files
-    from train.lm.switches import check_switches
-
     cfg = dataclasses.replace(cfg, model_name_or_path=resolve_encoder(cfg.model_name_or_path))  # minilm -> folder
     mclass = model_class(cfg)
     switches = check_switches(attn_implementation=cfg.attn_implementation, bf16=cfg.bf16, fp16=cfg.fp16,
@@ -161,8 +152,6 @@ def split_task(argv: list[str]) -> tuple[str, list[str]]:
 
 def main(argv: list[str] | None = None, prog: str = "python -m train.classify.run") -> int:
     """``python -m train.classify.run FLAGS``: the same run as --task seq-cls of train.hf_trainer."""
-    from transformers import HfArgumentParser
-
     parser = HfArgumentParser(ClassifierConfig, prog=prog, allow_abbrev=False)
     (cfg,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
 

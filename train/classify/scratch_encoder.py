@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 CONFIG_FILE = "encoder_config.json"
 
@@ -134,8 +136,6 @@ class EncoderClassifier(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states (batch, seq, hidden)."""
-        from torch.utils.checkpoint import checkpoint
-
         seq = input_ids.shape[1]
         if seq > self.config.max_len:
             raise ValueError(f"sequence of {seq} tokens; this encoder has {self.config.max_len} positions")
@@ -171,8 +171,6 @@ class EncoderClassifier(nn.Module):
 
     def save(self, directory: str | Path) -> None:
         """The config as JSON and the weights as safetensors."""
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
@@ -180,8 +178,6 @@ class EncoderClassifier(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> "EncoderClassifier":
-        from safetensors.torch import load_file
-
         directory = Path(directory)
         model = cls(EncoderConfig(**json.loads((directory / CONFIG_FILE).read_text())))
         model.load_state_dict(load_file(str(directory / "model.safetensors")))

@@ -11,6 +11,7 @@ from prep.core.errors import StageError
 
 
 def _batches(n: int, batch_size: int, generator):
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     order = torch.randperm(n, generator=generator)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
@@ -22,6 +23,7 @@ def train_linear_head(x, targets, task: str, epochs: int, batch_size: int, learn
 
     ``targets``: class indices (classification) or values (regression).
     """
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
 
     torch.manual_seed(seed)
@@ -50,6 +52,7 @@ def train_linear_head(x, targets, task: str, epochs: int, batch_size: int, learn
 
 
 def _load_classifier(path: str, num_labels: int, device: str):
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -74,6 +77,7 @@ def finetune_encoder(path: str, texts: list[str], targets: list[int], eval_texts
 
     Returns the raw logits (numpy) for ``eval_texts``.
     """
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
 
     torch.manual_seed(seed)

@@ -126,6 +126,7 @@ def encoder_config(args) -> dict:
 
 
 def embed(encoder: dict, args, texts: list[str]):
+    # torch, transformers, numpy: imported here to keep them off the CLI's start-up path
     from prep.embed import embed_texts
     return embed_texts(texts, encoder=encoder["name"], pooling=encoder["pooling"], normalize=encoder["normalize"],
                        batch_size=args.embed_batch_size, max_length=encoder["max_length"], device=args.device,

@@ -118,6 +118,7 @@ def traditional_row(args, x, labels, x_eval, gold, embed_s, device) -> dict:
 
 
 def finetune_row(args, train, held, device) -> dict:
+    # torch, transformers, numpy: imported here to keep them off the CLI's start-up path
     from prep.embed import resolve_encoder
     y, classes, task = encode_targets(train.labels, "classification")
     logits, seconds, peak, kind = _measure(lambda: traditional.finetune_encoder(
@@ -147,6 +148,7 @@ def markdown(report: dict) -> str:
 
 
 def run(args) -> int:
+    # torch, transformers, numpy: imported here to keep them off the CLI's start-up path
     from prep.embed import default_device
     device = args.device or default_device()
     outputs = {"json": args.output_dir / "compare.json", "md": args.output_dir / "compare.md"}

@@ -101,6 +101,7 @@ def _solve(opts, n, lam, ridge, gd):
 
 def fit_head(x, labels: list, opts: HeadOptions) -> Head:
     """Fit a head on embeddings ``x`` (n, d) and their labels."""
+    # torch, numpy: imported here to keep them off the CLI's start-up path
     import numpy as np
     import torch
 
@@ -145,6 +146,7 @@ def fit_head(x, labels: list, opts: HeadOptions) -> Head:
 
 def head_outputs(head: Head, x):
     """Raw outputs (n, k) float64: class scores, or the regression value in column 0."""
+    # torch, numpy: imported here to keep them off the CLI's start-up path
     import numpy as np
     import torch
 
@@ -173,12 +175,14 @@ def predict(head: Head, x) -> tuple[list, list[float]]:
 
 def head_bytes(head: Head) -> tuple[str, bytes]:
     """(head.json text, head.safetensors bytes), for writing through a Stage."""
+    # safetensors: imported here to keep it off the CLI's start-up path
     from safetensors.torch import save
     tensors = {k: v.contiguous() for k, v in sorted(head.tensors.items())}
     return json.dumps(head.config, indent=2, ensure_ascii=False) + "\n", save(tensors)
 
 
 def load_head(directory: str | Path) -> Head:
+    # safetensors: imported here to keep it off the CLI's start-up path
     from safetensors.torch import load_file
     directory = Path(directory)
     config_path, weights_path = directory / HEAD_JSON, directory / HEAD_WEIGHTS

@@ -24,6 +24,7 @@ def _linear(a, b, gamma):
 
 
 def _cosine(a, b, gamma):
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     return torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(b, dim=1).T
 
@@ -39,6 +40,7 @@ EXPLICIT = ("linear", "cosine")
 
 
 def as_tensor(x, dtype=None):
+    # torch, numpy: imported here to keep them off the CLI's start-up path
     import numpy as np
     import torch
     t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
@@ -47,6 +49,7 @@ def as_tensor(x, dtype=None):
 
 def kernel_matrix(name: str, a, b, gamma: float | None = None, bias: bool = False):
     """k(a_i, b_j) in float64, plus 1 everywhere when ``bias``."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     k = KERNELS[name](as_tensor(a, torch.float64), as_tensor(b, torch.float64), gamma)
     return k + 1.0 if bias else k
@@ -54,6 +57,7 @@ def kernel_matrix(name: str, a, b, gamma: float | None = None, bias: bool = Fals
 
 def median_gamma(x, seed: int = 0) -> float:
     """1 / median squared distance between rows of a seeded sample (the median heuristic)."""
+    # torch, numpy: imported here to keep them off the CLI's start-up path
     import numpy as np
     import torch
     rng = np.random.default_rng(seed)
@@ -67,6 +71,7 @@ def median_gamma(x, seed: int = 0) -> float:
 
 def explicit_features(name: str, chunk, bias: bool):
     """The feature rows of linear (as is) or cosine (unit rows), in float32."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     t = as_tensor(chunk, torch.float32)
     if name == "cosine":
@@ -75,12 +80,14 @@ def explicit_features(name: str, chunk, bias: bool):
 
 
 def _append_one(t):
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     return torch.cat([t, torch.ones(t.shape[0], 1, dtype=t.dtype)], dim=1)
 
 
 def nystrom_map(name: str, landmarks, gamma: float | None):
     """L^-T for the landmark kernel k(Z, Z) = L L^T (m x m, float64)."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     kzz = kernel_matrix(name, landmarks, landmarks, gamma)
     jitter = NYSTROM_JITTER * float(kzz.diagonal().mean())
@@ -91,6 +98,7 @@ def nystrom_map(name: str, landmarks, gamma: float | None):
 
 def nystrom_features(name: str, chunk, landmarks, projection, gamma: float | None, bias: bool):
     """phi(x) = k(x, Z) L^-T (float32), plus the constant feature when ``bias``."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     t = (kernel_matrix(name, chunk, landmarks, gamma) @ projection).to(torch.float32)
     return _append_one(t) if bias else t
@@ -98,6 +106,7 @@ def nystrom_features(name: str, chunk, landmarks, projection, gamma: float | Non
 
 def choose_landmarks(n: int, m: int, seed: int):
     """m distinct row indices, seeded and sorted (a uniform sample)."""
+    # numpy: imported here to keep it off the CLI's start-up path
     import numpy as np
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=min(n, m), replace=False))

@@ -16,6 +16,9 @@ Criteria (smaller is better):
 """
 from __future__ import annotations
 
+import math
+
+from prep.core.errors import StageError
 from train.heads.kernels import feature_chunks
 
 # The grid spans 1e-6 to 1e2 times the mean squared norm of a row (the kernel's mean
@@ -28,6 +31,7 @@ BLOCK_VALUES = 4_000_000
 
 
 def lambda_grid(scale: float) -> list[float]:
+    # numpy: imported here to keep it off the CLI's start-up path
     import numpy as np
     low, high = GRID_DECADES
     return [float(v) for v in np.logspace(low, high, GRID_POINTS) * max(scale, 1e-12)]
@@ -37,6 +41,7 @@ class _Totals:
     """Per-lambda sums over rows: LOO error, squared residual, hat trace, LOO mistakes."""
 
     def __init__(self, weights, q):
+        # torch: imported here to keep it off the CLI's start-up path
         import torch
         self.weights, self.q = weights, q                  # (p, L), (p, k)
         count = weights.shape[1]
@@ -72,7 +77,6 @@ class _Totals:
 
 
 def _check(criterion: str, outputs: int) -> str:
-    from prep.core.errors import StageError
     if criterion not in CRITERIA:
         raise StageError(f"unknown lambda criterion {criterion!r}; choose from {', '.join(CRITERIA)}")
     return "loo" if criterion == "loo-accuracy" and outputs == 1 else criterion
@@ -80,6 +84,7 @@ def _check(criterion: str, outputs: int) -> str:
 
 def select_dual(kernel, y, lambdas: list[float], criterion: str = "loo"):
     """(best lambda, score per lambda) from one eigendecomposition of K."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     k = torch.as_tensor(kernel, dtype=torch.float64)
     y = torch.as_tensor(y, dtype=torch.float64)
@@ -95,6 +100,7 @@ def select_dual(kernel, y, lambdas: list[float], criterion: str = "loo"):
 
 def select_primal(x, featurize, y, gram, cross, lambdas: list[float], criterion: str = "loo"):
     """(best lambda, score per lambda) from one eigendecomposition of G, streaming the rows."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     y = torch.as_tensor(y, dtype=torch.float64)
     criterion = _check(criterion, y.shape[1])
@@ -107,7 +113,6 @@ def select_primal(x, featurize, y, gram, cross, lambdas: list[float], criterion:
 
 
 def _best(lambdas: list[float], scores: list):
-    import math
     first = [s[0] if isinstance(s, tuple) else s for s in scores]
     finite = [(score, i) for i, score in enumerate(scores) if math.isfinite(first[i])]
     best = min(finite)[1] if finite else len(lambdas) - 1

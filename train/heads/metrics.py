@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import tracemalloc
 
 # How often the CPU meter samples the resident set size: short enough to catch a peak that
 # lasts a few milliseconds, long enough to cost nothing measurable.
@@ -81,7 +82,6 @@ class PeakMemory:
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         else:
-            import tracemalloc
             tracemalloc.start()
             self._tracemalloc = True
             self.kind = "tracemalloc peak (Python and numpy only)"
@@ -102,7 +102,6 @@ class PeakMemory:
             self._thread.join()
             self.peak = max(self.peak, _rss_bytes() or 0) - self._base
         else:
-            import tracemalloc
             self.peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         return False

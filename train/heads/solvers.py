@@ -32,6 +32,7 @@ def gram_stats(x, featurize, y):
     Each block's product runs in float32 (the fast BLAS path) and is added to float64
     sums, so n = 1,000,000 rows cost p x p memory and never n x n.
     """
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     y = torch.as_tensor(y)
     gram = None
@@ -46,6 +47,7 @@ def gram_stats(x, featurize, y):
 
 
 def _cholesky(matrix, lam: float, what: str):
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     factor, info = torch.linalg.cholesky_ex(matrix)
     if int(info) != 0:
@@ -56,6 +58,7 @@ def _cholesky(matrix, lam: float, what: str):
 
 def ridge_dual(kernel, y, lam: float):
     """alpha = (K + lambda I)^-1 Y by a Cholesky solve."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     k = torch.as_tensor(kernel, dtype=torch.float64)
     eye = torch.eye(len(k), dtype=torch.float64)
@@ -65,6 +68,7 @@ def ridge_dual(kernel, y, lam: float):
 
 def ridge_primal(gram, cross, lam: float):
     """W = (G + lambda I)^-1 B by a Cholesky solve of the p x p system."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     eye = torch.eye(len(gram), dtype=torch.float64)
     factor = _cholesky(gram + lam * eye, lam, "Phi^T Phi")
@@ -78,6 +82,7 @@ def gd_factor(s, eta: float, steps: int):
     is tiny (the plain form cancels); elsewhere (eta s >= 1, an oscillating or diverging
     run, exactly as real gradient descent would do) the plain form is used.
     """
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     x = eta * s
     safe_s = torch.where(s == 0, torch.ones_like(s), s)
@@ -89,6 +94,7 @@ def gd_factor(s, eta: float, steps: int):
 
 
 def _gd_from_matrix(matrix, rhs, n: int, lam: float, eta: float, steps: int):
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     scaled = (matrix + lam * torch.eye(len(matrix), dtype=torch.float64)) / n
     s, v = torch.linalg.eigh(scaled)
@@ -97,6 +103,7 @@ def _gd_from_matrix(matrix, rhs, n: int, lam: float, eta: float, steps: int):
 
 def gd_dual(kernel, y, lam: float, eta: float, steps: int):
     """alpha_T after ``steps`` full-batch gradient steps (see the module docstring)."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     k = torch.as_tensor(kernel, dtype=torch.float64)
     return _gd_from_matrix(k, torch.as_tensor(y, dtype=torch.float64), len(k), lam, eta, steps)

@@ -46,6 +46,7 @@ def decide_task(labels: list, task: str = "auto") -> str:
 
 def encode_targets(labels: list, task: str = "auto"):
     """(targets (n, k) float64, classes or None, task)."""
+    # numpy: imported here to keep it off the CLI's start-up path
     import numpy as np
 
     if not labels:

@@ -12,6 +12,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from transformers import HfArgumentParser
+
+from prep.core.errors import StageError
 from train.lm import lora
 
 ATTENTION = Literal["eager", "sdpa", "flash_attention_2"]
@@ -125,16 +128,12 @@ def with_defaults(cls, name: str, module: str, **defaults):
 
 def parse(argv: list[str], types: tuple, prog: str):
     """Parse ``argv`` (old spellings already rewritten) into instances of ``types``."""
-    from transformers import HfArgumentParser
-
     parser = HfArgumentParser(types, prog=prog, allow_abbrev=False)
     return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
 
 
 def method_of(lora_args: LoraArguments, quant_args: QuantArguments) -> str:
     """'full', 'lora' or 'qlora' (LoRA on a 4/8-bit base)."""
-    from prep.core.errors import StageError
-
     if lora_args.full_finetune or not lora_args.use_lora:
         if quant_args.bits in (4, 8):
             raise StageError(f"--bits {quant_args.bits} quantizes the base model, which can then only "

@@ -17,6 +17,9 @@ import signal
 import time
 from pathlib import Path
 
+from accelerate import PartialState
+from transformers import TrainerCallback
+
 from prep.core.errors import StageError
 from prep.core.stage import AtomicFile
 
@@ -112,9 +115,6 @@ def resume_point(output_dir: Path, overwrite: bool, explicit: str | None, is_mai
 
 def completion_callback():
     """A TrainerCallback that marks each checkpoint complete once every process saved it."""
-    from accelerate import PartialState
-    from transformers import TrainerCallback
-
     class MarkComplete(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             PartialState().wait_for_everyone()  # other ranks write their own RNG files

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 IGNORE_INDEX = -100  # label value the loss skips (PyTorch cross_entropy's ignore_index)
 # Examples per megabatch, in batches: sorting inside windows of 50 batches groups lengths
 # well while keeping the epoch order random.
@@ -26,8 +28,6 @@ class PadCollator:
     labels_from_input_ids: bool = False
 
     def __call__(self, features: list[dict]) -> dict:
-        import torch
-
         longest = max(len(f["input_ids"]) for f in features)
         if self.pad_to_multiple_of and self.pad_to_multiple_of > 1:
             longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
@@ -67,8 +67,6 @@ class LengthGroupedSampler:
         return len(self.lengths)
 
     def batches(self) -> list[list[int]]:
-        import torch
-
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         mega = self.batch_size * MEGABATCH_BATCHES

@@ -12,10 +12,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import datasets
+import pyarrow.compute as pc
+
 from prep.core.errors import StageError
 from prep.core.records import read_records
 from prep.core.shapes import alpaca_template
 from prep.tokenize.arrow_io import read_arrow
+from prep.tokenize.encode import TokenizeConfig, encode_records
 
 ARROW_SUFFIXES = (".arrow", ".ipc")
 HUB_DATASETS = ("alpaca", "alpaca-clean", "chip2", "self-instruct", "hh-rlhf", "longform", "oasst1", "vicuna")
@@ -61,10 +65,6 @@ def load_arrow(spec: str, tokenizer, data_args, specials) -> object:
 
 def load_jsonl(spec: str, tokenizer, data_args, specials) -> object:
     """Tokenize records on the fly with the tokenize stage's code and settings."""
-    import datasets
-
-    from prep.tokenize.encode import TokenizeConfig, encode_records
-
     fmt = data_args.dataset_format or "input-output"
     if fmt not in FORMATS:
         raise StageError(f"--dataset_format {fmt}: not one of {', '.join(FORMATS)}")
@@ -112,8 +112,6 @@ def _report(spec: str, broken: list[str], counters: Counter) -> None:
 
 def check_columns(ds, spec: str, uft: bool) -> None:
     """input_ids, and labels unless --uft; equal lengths per row."""
-    import pyarrow.compute as pc
-
     columns = ds.column_names
     if "input_ids" not in columns:
         raise StageError(f"{spec}: no input_ids column (columns: {', '.join(columns)}); tokenize it "
@@ -131,8 +129,6 @@ def check_columns(ds, spec: str, uft: bool) -> None:
 
 def token_range(ds, column: str) -> tuple[int | None, int | None]:
     """(smallest, largest) value in a list column, ignoring -100 in labels."""
-    import pyarrow.compute as pc
-
     flat = pc.list_flatten(ds.data.column(column))
     if column == "labels":
         flat = pc.filter(flat, pc.not_equal(flat, -100))

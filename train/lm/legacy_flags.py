@@ -13,6 +13,8 @@ import importlib.util
 import json
 import os
 
+import torch
+
 from prep.core.errors import StageError
 from train.lm.switches import check_precision, gpu_bf16
 
@@ -86,8 +88,6 @@ def is_true(group: list[str]) -> bool:
 
 
 def _machine() -> dict:
-    import torch
-
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     return {"cuda": cuda, "accelerator": cuda or mps,

@@ -12,7 +12,12 @@ import sys
 import time
 from collections import OrderedDict
 
+import torch
+from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
 from prep.core.errors import StageError
+from prep.tokenize.encode import load_tokenizer as load
 from train.lm.lora import parse_targets
 
 # Module types LoRA can wrap (PEFT's own list is longer; these are what causal LMs hold).
@@ -35,8 +40,6 @@ def special_tokens(model_args) -> tuple[str, ...]:
 
 def load_tokenizer(model_args):
     """The model's tokenizer (or --tokenizer_name_or_path), extra special tokens added, a pad id set."""
-    from prep.tokenize.encode import load_tokenizer as load
-
     tokenizer = load(model_args.tokenizer_name_or_path or model_args.model_name_or_path,
                      special_tokens(model_args))
     tokenizer.padding_side = "right"
@@ -48,16 +51,12 @@ def load_tokenizer(model_args):
 
 
 def weights_dtype(method: str, training_args):
-    import torch
-
     if method == "full":
         return torch.float32
     return torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else torch.float32
 
 
 def quantization(quant_args, compute_dtype, fsdp: bool):
-    from transformers import BitsAndBytesConfig
-
     if quant_args.bits == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
     return BitsAndBytesConfig(
@@ -69,8 +68,6 @@ def quantization(quant_args, compute_dtype, fsdp: bool):
 
 def _placement(model_args, training_args, fsdp: bool) -> dict:
     """device_map/max_memory for a quantized base (bitsandbytes quantizes while loading)."""
-    import torch
-
     if fsdp:
         return {}  # FSDP places and shards the weights itself
     if not torch.cuda.is_available() or training_args.use_cpu:
@@ -83,8 +80,6 @@ def _placement(model_args, training_args, fsdp: bool) -> dict:
 
 
 def _from_pretrained(model_args, kwargs: dict):
-    from transformers import AutoModelForCausalLM
-
     attn = "sdpa" if model_args.use_xformers else model_args.attn_implementation
     try:
         return AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, attn_implementation=attn,
@@ -172,8 +167,6 @@ def check_targets(model, targets) -> None:
 
 
 def apply_lora(model, lora_args, training_args, method: str, grew: bool, sharded: bool = False):
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
     targets = parse_targets(lora_args.lora_target_modules)
     check_targets(model, targets)
     if grew and not (isinstance(targets, list) and {"embed_tokens", "lm_head"} & set(targets)):

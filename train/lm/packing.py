@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transformers import DataCollatorWithFlattening
+
 from train.lm.collate import IGNORE_INDEX, PadCollator
 
 PACKING_MODES = ("padding-free",)
@@ -34,8 +36,6 @@ class PaddingFreeCollator:
     flash_kwargs: bool = False
 
     def __post_init__(self):
-        from transformers import DataCollatorWithFlattening
-
         self._flatten = DataCollatorWithFlattening(return_flash_attn_kwargs=self.flash_kwargs,
                                                    separator_id=IGNORE_INDEX)
 

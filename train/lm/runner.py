@@ -12,10 +12,28 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
+import transformers
+from transformers import Trainer, TrainerState, TrainingArguments, set_seed
+
 from prep.core.errors import StageError, exit_code
 from train.lm import checkpoints
-from train.lm.args import QuantArguments, RunArguments, method_of
-from train.lm.model import is_main_process, warn
+from train.lm.args import (
+    DataArguments,
+    LoraArguments,
+    ModelArguments,
+    QuantArguments,
+    RunArguments,
+    method_of,
+    parse,
+)
+from train.lm.collate import LengthGroupedSampler
+from train.lm.data import check_vocab, load_data
+from train.lm.legacy_flags import rewrite
+from train.lm.model import embedding_rows, is_main_process, load_model, load_tokenizer, special_tokens, warn
+from train.lm.packing import make_collator, prepare_model
+from train.lm.switches import settle_runner
+from train.tools.curves import write_curves
 
 
 def parse_cli(argv: list[str], types: tuple, prog: str, leading=()) -> tuple:
@@ -23,9 +41,6 @@ def parse_cli(argv: list[str], types: tuple, prog: str, leading=()) -> tuple:
 
     ``leading``: flags placed before the user's (defaults that the user's flags override).
     """
-    from train.lm.args import parse
-    from train.lm.legacy_flags import rewrite
-
     argv, notes = rewrite(list(argv))
     for note in notes if is_main_process() else ():
         print(f"tunesmith: warning: {note}", file=sys.stderr)
@@ -34,10 +49,6 @@ def parse_cli(argv: list[str], types: tuple, prog: str, leading=()) -> tuple:
 
 def run_parsed(parsed: tuple, callbacks=()) -> dict:
     """run_training with the dataclasses picked out of ``parsed`` by type."""
-    from transformers import TrainingArguments
-
-    from train.lm.args import DataArguments, LoraArguments, ModelArguments
-
     def pick(cls):
         return next((p for p in parsed if isinstance(p, cls)), None)
 
@@ -73,16 +84,11 @@ def settle(model_args, data_args, quant_args, training_args) -> None:
     if data_args.group_by_length or training_args.train_sampling_strategy == "group_by_length":
         data_args.group_by_length = True
         training_args.train_sampling_strategy = "random"  # ours replaces the Trainer's sampler
-    from train.lm.switches import settle_runner
     settle_runner(model_args, data_args, training_args, quiet=not is_main_process())
 
 
 def trainer_class():
     """The HF Trainer with the length-grouped sampler that --group_by_length asks for."""
-    from transformers import Trainer
-
-    from train.lm.collate import LengthGroupedSampler
-
     class RunnerTrainer(Trainer):
         def __init__(self, *args, group_lengths=None, **kwargs):
             super().__init__(*args, **kwargs)
@@ -98,8 +104,6 @@ def trainer_class():
 
 
 def build_trainer(model, tokenizer, training_args, data_args, train_ds, eval_ds, callbacks=()):
-    from train.lm.packing import make_collator, prepare_model
-
     collator = make_collator(data_args.packing, tokenizer.pad_token_id, data_args.pad_to_multiple_of,
                              data_args.uft, getattr(model.config, "_attn_implementation", None))
     if data_args.packing == "padding-free":
@@ -124,9 +128,6 @@ def _resume(training_args, run_args) -> str | None:
 
 
 def _run_record(trainer, method: str, resume: str | None, started: float, status: str, extra=None) -> dict:
-    import torch
-    import transformers
-
     record = {"status": status, "method": method, "argv": sys.argv[1:], "resumed_from": resume,
               "world_size": trainer.args.world_size, "started": started,
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
@@ -138,8 +139,6 @@ def _run_record(trainer, method: str, resume: str | None, started: float, status
 
 def _finished_at(trainer, resume: str) -> bool:
     """True where the checkpoint reached the run's last step (the Trainer would train one more)."""
-    from transformers import TrainerState
-
     done = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")).global_step
     planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
     if done >= planned and is_main_process():
@@ -150,11 +149,6 @@ def _finished_at(trainer, resume: str) -> bool:
 
 def _curves(output_dir: str) -> None:
     try:
-        from train.tools.curves import write_curves
-    except ImportError:
-        warn("train.tools.curves is not available; no curves written")
-        return
-    try:
         write_curves(output_dir)
     except StageError as exc:
         warn(f"curves: {exc}")
@@ -163,11 +157,6 @@ def _curves(output_dir: str) -> None:
 def run_training(model_args, data_args, lora_args, quant_args=None, run_args=None, *, training_args,
                  callbacks=()) -> dict:
     """Train as the flags say; returns a summary (also written to OUTPUT_DIR/tunesmith-run.json)."""
-    from transformers import TrainerState, set_seed
-
-    from train.lm.data import check_vocab, load_data
-    from train.lm.model import embedding_rows, load_model, load_tokenizer, special_tokens
-
     quant_args = quant_args or QuantArguments()
     run_args = run_args or RunArguments()
     method = method_of(lora_args, quant_args)

@@ -11,7 +11,12 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 
+import torch
+import transformers
+from transformers.integrations.liger import apply_liger_kernel
+
 from prep.core.errors import StageError
+from train.lm.packing import PACKING_MODES
 
 ATTENTIONS = ("eager", "sdpa", "flash_attention_2")
 
@@ -33,8 +38,6 @@ class AnyModel:
 def model_class_for(path: str, auto: str = "AutoModelForCausalLM", trust_remote_code: bool = False):
     """The class ``transformers.<auto>`` loads for ``path`` (read from its config), or AnyModel for
     code that lives with the model (its class is only known once loaded)."""
-    import transformers
-
     try:
         config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
@@ -52,8 +55,6 @@ def installed(package: str) -> bool:
 
 
 def device_of(use_cpu: bool = False) -> str:
-    import torch
-
     return "cuda" if torch.cuda.is_available() and not use_cpu else "cpu"
 
 
@@ -89,8 +90,6 @@ def resolve_attention(requested: str | None, model_class=None, device: str = "cp
 
 def gpu_bf16() -> tuple[bool, str]:
     """(whether this CUDA GPU computes in bfloat16, its name)."""
-    import torch
-
     return torch.cuda.is_bf16_supported(), torch.cuda.get_device_name()
 
 
@@ -127,14 +126,10 @@ def apply_liger(model) -> None:
     Goes through transformers' own integration, which unwraps a PEFT model and picks the
     kernels for the architecture from the model's type.
     """
-    from transformers.integrations.liger import apply_liger_kernel
-
     apply_liger_kernel(model, {})
 
 
 def check_packing(packing: str | None, task: str) -> None:
-    from train.lm.packing import PACKING_MODES
-
     if packing in (None, "", "none"):
         return
     if packing not in PACKING_MODES:

@@ -94,8 +94,10 @@ def series(state_path: Path) -> dict:
 
 def plot(data: dict, diagnosis: dict, path: Path) -> None:
     """curves.png: raw and smoothed train loss, eval loss, eval minimum marked."""
+    # matplotlib: imported here to keep it off the CLI's start-up path
     import matplotlib
     matplotlib.use("Agg")
+    # matplotlib: imported here to keep it off the CLI's start-up path
     from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)

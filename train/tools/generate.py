@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load(model_path: str, adapter: str | None):
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer_source = adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else model_path
@@ -46,6 +47,7 @@ def load(model_path: str, adapter: str | None):
 
 
 def answer(model, tokenizer, prompt: str, max_new_tokens: int, chat_template: bool = True) -> str:
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
 
     if chat_template and tokenizer.chat_template:

@@ -53,6 +53,7 @@ def read_adapter_config(adapter: Path) -> dict:
 
 def check_base(base: str | None) -> str:
     """A base that exists locally or looks like a hub id; clear errors otherwise."""
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoConfig
 
     if not base:
@@ -75,6 +76,7 @@ def check_base(base: str | None) -> str:
 
 def adapter_vocab(adapter: Path, embed_name: str, head_name: str | None) -> int | None:
     """Vocabulary rows the adapter was trained with, from the shapes of its saved embedding tensors."""
+    # safetensors: imported here to keep it off the CLI's start-up path
     from safetensors import safe_open
 
     path = adapter / "adapter_model.safetensors"
@@ -101,6 +103,7 @@ def module_name(model, module) -> str | None:
 
 def load_tokenizer(adapter: Path, base: str):
     """(tokenizer, where from): the adapter's own when it saved one, else the base's, else None."""
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoTokenizer
 
     for source in ([str(adapter)] if any((adapter / f).is_file() for f in TOKENIZER_FILES) else []) + [base]:
@@ -127,6 +130,7 @@ def resize_for_adapter(model, adapter: Path, tokenizer) -> str | None:
 
 def keep_untied(model) -> str | None:
     """A tied config whose input and output embeddings now differ would lose lm_head on save: untie."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
 
     inp, out = model.get_input_embeddings(), model.get_output_embeddings()
@@ -140,6 +144,7 @@ def keep_untied(model) -> str | None:
 
 def merge(base: str, adapter: Path, output: Path, dtype_name: str, device: str) -> list[str]:
     """Load, resize, apply, merge and save into output (an empty or new folder); returns notes."""
+    # torch, transformers, peft: imported here to keep them off the CLI's start-up path
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

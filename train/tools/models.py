@@ -46,6 +46,7 @@ def add_subcommands(subparsers) -> None:
 
 def load_config(model: str):
     """AutoConfig from a local folder or the local hub cache; never downloads."""
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoConfig
 
     path = Path(model)
@@ -61,6 +62,7 @@ def load_config(model: str):
 
 def meta_model(model: str):
     """The model built from its config on the meta device: shapes without memory."""
+    # transformers, accelerate: imported here to keep them off the CLI's start-up path
     from accelerate import init_empty_weights
     from transformers import AutoModelForCausalLM
 
@@ -73,6 +75,7 @@ def meta_model(model: str):
 
 def linear_types() -> tuple:
     """Module types that LoRA treats as linear layers (bitsandbytes ones subclass nn.Linear)."""
+    # torch, transformers: imported here to keep them off the CLI's start-up path
     import torch
     from transformers.pytorch_utils import Conv1D
     return (torch.nn.Linear, Conv1D)

@@ -87,6 +87,7 @@ def read_config(model: str) -> dict:
         except ValueError as exc:
             raise StageError(f"{path} is not valid JSON: {exc}") from exc
     else:
+        # transformers: imported here to keep it off the CLI's start-up path
         from transformers import AutoConfig
         try:
             config = AutoConfig.from_pretrained(model, local_files_only=True).to_dict()

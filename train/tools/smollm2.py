@@ -51,12 +51,14 @@ def find_gguf() -> Path:
 
 
 def torch_dtype(name: str):
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
 
 def load(gguf: Path, dtype_name: str):
     """(model, tokenizer) from the GGUF file, dequantized and cast to dtype, without quantization_config."""
+    # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch_dtype(dtype_name)
@@ -84,6 +86,7 @@ def load(gguf: Path, dtype_name: str):
 
 def generation_check(model, tokenizer) -> str:
     """A greedy answer to one question: proves the weights and the chat template work together."""
+    # torch: imported here to keep it off the CLI's start-up path
     import torch
 
     messages = [{"role": "user", "content": CHECK_PROMPT}]
