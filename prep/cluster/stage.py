@@ -39,7 +39,7 @@ def add_arguments(parser) -> None:
     add_common(parser)
     parser.add_argument("--clusters", "--num-clusters", "--n_clusters", "-k", dest="clusters", type=int,
                         required=True, metavar="K", help="number of clusters (k)")
-    parser.add_argument("--embedder", default=None, metavar="NAME",
+    parser.add_argument("--encoder", "--embedder", dest="embedder", default=None, metavar="NAME",
                         help="tfidf, minilm, or an encoder folder / hub id; unset: minilm when "
                         "installed, else tfidf")
     parser.add_argument("--per-cluster", type=int, default=None, metavar="N", help="keep at most N records per cluster")

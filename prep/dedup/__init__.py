@@ -1,0 +1,1 @@
+"""`prep dedup`: exact and near duplicates (MinHash + LSH, candidate pairs verified by real Jaccard)."""

@@ -159,6 +159,9 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
     """Train as the flags say; returns a summary (also written to OUTPUT_DIR/tunesmith-run.json)."""
     quant_args = quant_args or QuantArguments()
     run_args = run_args or RunArguments()
+    if run_args.task != "causal-lm":  # train.hf_trainer.main routes seq-cls before parsing these types
+        raise StageError(f"--task {run_args.task} trains a classifier, with flags of its own: run "
+                         "`accelerate launch -m train.hf_trainer --task seq-cls ...` or train.classify.run.main")
     method = method_of(lora_args, quant_args)
     settle(model_args, data_args, quant_args, training_args)
     started = time.time()

@@ -1,0 +1,1 @@
+"""Commands around a run: loss curves and their diagnosis, memory estimate, merge, model helpers, generation."""
