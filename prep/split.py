@@ -80,9 +80,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--train-output", "--train_output", dest="train_output", type=Path, default=None,
                         help="train JSONL (default: INPUT's folder/train.jsonl)")
     parser.add_argument("--val-output", "--val_output", dest="val_output", type=Path, default=None,
-                        help="validation JSONL (default: INPUT's folder/val.jsonl)")
+                        help="validation JSONL (default: val.jsonl beside --train-output, else in INPUT's folder)")
     parser.add_argument("--test-output", "--test_output", dest="test_output", type=Path, default=None,
-                        help="test JSONL, with a third share (default: INPUT's folder/test.jsonl)")
+                        help="test JSONL, with a third share (default: test.jsonl beside --train-output, else in INPUT's folder)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the placement hash")
     parser.add_argument("--group-key", "--group_key", dest="group_key", default=None,
                         help="dotted key whose value keeps records together, e.g. meta.dup_group or "
@@ -93,7 +93,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     ratios = parse_ratio(args.split_ratio)
     files = input_files(args.input)
-    folder = files[0].parent
+    if args.test_output is not None and len(ratios) != 3:
+        raise StageError(f"--test-output needs a third share in --split_ratio (e.g. 0.9,0.05,0.05); "
+                         f"got {args.split_ratio}")
+    # Every output lands beside the one the user named; the input's folder only when none is named.
+    named = next((p for p in (args.train_output, args.val_output, args.test_output) if p is not None), None)
+    folder = named.parent if named is not None else files[0].parent
     outputs = {
         "train": args.train_output or folder / "train.jsonl",
         "val": args.val_output or folder / "val.jsonl",

@@ -13,8 +13,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def sidecar(out: Path, suffix: str) -> Path:
-    """out.jsonl + '.stats.json' -> out.stats.json."""
-    return out.with_name(out.stem + suffix)
+    """out.jsonl + '.stats.json' -> out.jsonl.stats.json: named after the whole output name."""
+    return out.with_name(out.name + suffix)
 
 
 def stats_of(out: Path) -> dict:

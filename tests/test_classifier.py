@@ -61,7 +61,7 @@ def test_flags_with_the_seed_layout(seed_layout, tmp_path, capsys):
     assert json.loads((out / "labels.json").read_text()) == {"0": "ham", "1": "spam"}
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 20 and {"id", "label", "predicted"} <= set(predictions[0])
-    stats = json.loads((out / "predictions.stats.json").read_text())
+    stats = json.loads((out / "predictions.jsonl.stats.json").read_text())
     assert stats["read"] == stats["kept"] == 68
     assert (out / "model.safetensors").is_file() and (out / "encoder_config.json").is_file()
 

@@ -68,11 +68,11 @@ def read_jsonl(path):
 
 
 def stats_of(out):
-    return json.loads(out.with_name(out.name.replace(".jsonl", ".stats.json")).read_text())
+    return json.loads(out.with_name(out.name + ".stats.json").read_text())
 
 
 def rejects_of(out):
-    return read_jsonl(out.with_name(out.name.replace(".jsonl", ".rejected.jsonl")))
+    return read_jsonl(out.with_name(out.name + ".rejected.jsonl"))
 
 
 def test_kmeans_same_seed_same_result():

@@ -173,7 +173,7 @@ def test_rerun_is_byte_identical(dedup, tmp_path):
     for out in (first, second):
         assert dedup("--input", src, "--output", out, "--quiet")[0] == 0
     assert first.read_bytes() == second.read_bytes()
-    assert (tmp_path / "one.rejected.jsonl").read_bytes() == (tmp_path / "two.rejected.jsonl").read_bytes()
+    assert (tmp_path / "one.jsonl.rejected.jsonl").read_bytes() == (tmp_path / "two.jsonl.rejected.jsonl").read_bytes()
     kept, rejects, stats = outputs(first)
     assert len(kept) == 40 and {r["reason"] for r in rejects} == {"near-duplicate"}
 
@@ -189,10 +189,13 @@ def test_broken_line_is_an_error_and_the_rest_is_processed(dedup, tmp_path):
     assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"]
 
 
-def test_empty_input_file(dedup, tmp_path):
+def test_empty_input_file_is_an_error_not_a_silent_success(dedup, tmp_path):
     src = tmp_path / "empty.jsonl"
     src.write_bytes(b"")
-    kept, rejects, stats = run(dedup, tmp_path, src)
+    out = tmp_path / "out.jsonl"
+    code, _, err = dedup("--input", src, "--output", out, "--quiet")
+    assert code == 2 and "kept 0 of 0" in err
+    kept, rejects, stats = outputs(out)  # the books are still written, to show why
     assert kept == [] and rejects == []
     assert stats["read"] == stats["kept"] == stats["errors"] == 0 and stats["groups"] == 0
 

@@ -121,8 +121,8 @@ def test_empty_file_and_json_array_in_a_folder(cli, tmp_path):
     assert rejects[0]["where"] == f"{folder / 'b.json'}:[2]"
     assert stats["read"] == 3 and len(stats["inputs"]) == 2
     out = tmp_path / "empty.jsonl"
-    code, _, _ = cli("prep", "extract", "jsonl", "--input", folder / "a_empty.jsonl", "--output", out)
-    assert code == 0 and out.read_text() == ""
+    code, _, err = cli("prep", "extract", "jsonl", "--input", folder / "a_empty.jsonl", "--output", out)
+    assert code == 2 and "kept 0 of 0" in err and out.read_text() == ""
 
 
 def test_sample_counts_and_byte_identical_rerun(cli, tmp_path):

@@ -23,12 +23,12 @@ def test_prep_recipe_then_training_on_data_raw(tmp_path, tiny_model_dir):
     # Every stage kept its books: read == kept + dropped + errors, and something survived each.
     for name in ["extracted/html", "extracted/articles", "extracted/forum", "extracted/instructions",
                  "clean", "dedup", "clustered", "train", "val"]:
-        stats = json.loads((work / f"{name}.stats.json").read_text())
+        stats = json.loads((work / f"{name}.jsonl.stats.json").read_text())
         assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"], name
         assert stats["kept"] > 0, name
-    clean = json.loads((work / "clean.stats.json").read_text())
+    clean = json.loads((work / "clean.jsonl.stats.json").read_text())
     assert clean["dropped"].get("refusal", 0) >= 5   # the sample's refusals are gone
-    dedup = json.loads((work / "dedup.stats.json").read_text())
+    dedup = json.loads((work / "dedup.jsonl.stats.json").read_text())
     assert dedup["exact_duplicates"] + dedup["near_duplicates"] >= 5
     train = [json.loads(line) for line in (work / "train.jsonl").read_text().splitlines()]
     val = [json.loads(line) for line in (work / "val.jsonl").read_text().splitlines()]

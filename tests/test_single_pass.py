@@ -279,7 +279,7 @@ def test_cli_fit_predict_on_the_sample(cli, tmp_path, tiny_bert_dir):  # noqa: F
     config = json.loads((tmp_path / "head" / "head.json").read_text())
     assert config["classes"] == ["billing", "shipping", "technical"] and config["encoder"]["pooling"] == "mean"
     assert set(config["eval"]) == {"accuracy", "macro_f1"} and config["solver"] == "primal"  # n > d = 32
-    stats = json.loads((tmp_path / "head" / "head.stats.json").read_text())
+    stats = json.loads((tmp_path / "head" / "head.json.stats.json").read_text())
     assert stats["read"] == 182 + 60 and stats["kept"] == 242
     # Same inputs, same options: byte-identical head; the plain layout gives the same head.
     code, _, _ = cli(*fit_args(tmp_path / "again", tiny_bert_dir, cache))
@@ -298,7 +298,7 @@ def test_cli_fit_predict_on_the_sample(cli, tmp_path, tiny_bert_dir):  # noqa: F
     assert len(rows) == 60 and all(r["predicted"] in config["classes"] for r in rows)
     assert all(isinstance(r["score"], float) and "label" in r for r in rows)
     accuracy = metrics.accuracy([r["label"] for r in rows], [r["predicted"] for r in rows])
-    assert json.loads((tmp_path / "preds.stats.json").read_text())["eval"]["accuracy"] == pytest.approx(accuracy)
+    assert json.loads((tmp_path / "preds.jsonl.stats.json").read_text())["eval"]["accuracy"] == pytest.approx(accuracy)
     assert accuracy == pytest.approx(config["eval"]["accuracy"])
 
 
@@ -354,9 +354,9 @@ def test_broken_and_unlabelled_records_are_rejected_with_file_and_line(cli, tmp_
     code, _, err = cli(*fit_args(tmp_path / "head", tiny_bert_dir, tmp_path / "cache")[:2], "--train", train,
                        "--output", tmp_path / "head", "--encoder", tiny_bert_dir, "--no-cache", "--quiet")
     assert code == 0, err
-    stats = json.loads((tmp_path / "head" / "head.stats.json").read_text())
+    stats = json.loads((tmp_path / "head" / "head.json.stats.json").read_text())
     assert (stats["read"], stats["kept"], stats["errors"], stats["dropped"]) == (12, 10, 1, {"no label": 1})
-    rejects = [json.loads(line) for line in (tmp_path / "head" / "head.rejected.jsonl").read_text().splitlines()]
+    rejects = [json.loads(line) for line in (tmp_path / "head" / "head.json.rejected.jsonl").read_text().splitlines()]
     assert [r["where"] for r in rejects] == [f"{train}:4", f"{train}:5"]
 
 

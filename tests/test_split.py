@@ -38,7 +38,7 @@ def test_split_exact_counts_stable_under_reordering(tmp_path, cli):
     assert sorted(ids(tmp_path / "b" / "val.jsonl")) == sorted(val)
     cli("prep", "split", "--input", src2, "--split_ratio", "0.9,0.1", "--seed", "7", "--quiet")
     assert sorted(ids(tmp_path / "b" / "val.jsonl")) != sorted(val)   # the seed matters
-    stats = json.loads((tmp_path / "a" / "train.stats.json").read_text())
+    stats = json.loads((tmp_path / "a" / "train.jsonl.stats.json").read_text())
     assert stats["read"] == 200 == stats["kept"] and stats["counts"] == {"train": 180, "val": 20}
 
 
@@ -61,3 +61,18 @@ def test_three_way_split_and_tiny_val(tmp_path, cli):
     sizes = [len(ids(tmp_path / f"{n}.jsonl")) for n in ("train", "val", "test")]
     assert sizes == [40, 5, 5]
     assert assign(["a", "b", "c"], [0.99, 0.01], 42).count("val") == 1   # never an empty val set
+
+
+def test_three_way_split_lands_beside_the_train_output(tmp_path, cli):
+    (tmp_path / "in").mkdir()
+    src = write(tmp_path / "in" / "data.jsonl", [{"id": i, "text": f"record {i}"} for i in range(100)])
+    out = tmp_path / "work"
+    code, _, err = cli("prep", "split", "--input", src, "--split_ratio", "0.8,0.1,0.1",
+                       "--train-output", out / "train.jsonl", "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["data.jsonl"]  # nothing in the input's folder
+    got = {name: ids(out / f"{name}.jsonl") for name in ("train", "val", "test")}
+    assert sorted(i for part in got.values() for i in part) == list(range(100))
+    code, _, err = cli("prep", "split", "--input", src, "--split_ratio", "0.9,0.1",
+                       "--test-output", out / "t.jsonl", "--quiet")
+    assert code == 2 and "third share" in err

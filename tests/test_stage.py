@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_sidecar_names():
-    assert sidecar(Path("d/x.jsonl"), ".stats.json") == Path("d/x.stats.json")
-    assert sidecar(Path("d/train.arrow"), ".rejected.jsonl") == Path("d/train.rejected.jsonl")
+    assert sidecar(Path("d/x.jsonl"), ".stats.json") == Path("d/x.jsonl.stats.json")
+    assert sidecar(Path("d/train.arrow"), ".rejected.jsonl") == Path("d/train.arrow.rejected.jsonl")
+    # split's train.jsonl and tokenize's train.arrow in one folder keep their own sidecars.
+    assert sidecar(Path("d/train.arrow"), ".stats.json") != sidecar(Path("d/train.jsonl"), ".stats.json")
 
 
 def test_failed_stage_leaves_old_output_untouched(tmp_path):
@@ -58,9 +60,9 @@ def test_sigkill_mid_run_leaves_nothing_complete_and_rerun_finishes(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     names = {p.name for p in tmp_path.iterdir()}
-    assert "out.jsonl" not in names and "out.stats.json" not in names
+    assert "out.jsonl" not in names and "out.jsonl.stats.json" not in names
     assert subprocess.run(cmd, cwd=ROOT).returncode == 0
-    stats = json.loads((tmp_path / "out.stats.json").read_text())
+    stats = json.loads((tmp_path / "out.jsonl.stats.json").read_text())
     assert stats["read"] == stats["kept"] == 120_000
     assert sum(1 for _ in open(out)) == 120_000
 
@@ -86,3 +88,27 @@ def test_atomic_file_commits_on_success_and_drops_on_error(tmp_path):
             raise KeyError("boom")
     assert target.read_text() == "new\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["x.json"]
+
+
+def test_a_stage_that_keeps_nothing_fails_but_shows_why(tmp_path, cli):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": "As an AI language model, I cannot do that."}) + "\n"
+                           for i in range(3)))
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "clean", "--input", src, "--output", out, "--quiet")
+    assert code == 2
+    assert "kept 0 of 3" in err and "refusal" in err and "out.jsonl.rejected.jsonl" in err
+    # The rejects say why, with the file and line of each record.
+    rejects = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert [r["where"] for r in rejects] == [f"{src}:{n}" for n in (1, 2, 3)]
+
+
+def test_one_reason_dropping_most_records_is_named(tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    with Stage("t", out, {}) as stage:
+        stage.read(3)
+        stage.keep({"id": 0})
+        stage.drop({"id": 1}, "too-short", "2 words < 5", where="in.jsonl:2")
+        stage.drop({"id": 2}, "too-short", "1 words < 5", where="in.jsonl:3")
+    err = capsys.readouterr().err
+    assert "2 of 3 records dropped as 'too-short'" in err and "in.jsonl:2: 2 words < 5" in err

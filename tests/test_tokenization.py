@@ -230,12 +230,12 @@ def test_cli_stage_files_and_guide_flags(tmp_path, cli, tokenizers_dir):
                             tokenizers_dir["pad_eq_eos"], "--max_length", 40, "--quiet")
     assert code == 0, err
     assert len(datasets.Dataset.from_file(str(out))) == 1
-    stats = json.loads((tmp_path / "train.stats.json").read_text())
+    stats = json.loads((tmp_path / "train.arrow.stats.json").read_text())
     assert stats["read"] == 3 and stats["kept"] == 1 and stats["errors"] == 1
     assert stats["dropped"] == {"output-too-long": 1} and stats["examples"] == 1
     assert stats["tokenizer"]["eos_id"] == stats["tokenizer"]["pad_id"]
     assert {"p50", "p90", "p99", "max"} <= set(stats["length"]) and stats["label_tokens"] > 0
-    rejects = [json.loads(line) for line in (tmp_path / "train.rejected.jsonl").read_text().splitlines()]
+    rejects = [json.loads(line) for line in (tmp_path / "train.arrow.rejected.jsonl").read_text().splitlines()]
     assert {r["where"] for r in rejects} == {f"{src}:2", f"{src}:3"}
 
 
@@ -252,7 +252,7 @@ def test_num_proc_gives_identical_bytes(tmp_path, cli, tokenizers_dir):
                            "--num-proc", n, "--batch-size", 64, "--quiet")
         assert code == 0, err
     assert (tmp_path / "n1.arrow").read_bytes() == (tmp_path / "n2.arrow").read_bytes()
-    assert (tmp_path / "n1.rejected.jsonl").read_bytes() == (tmp_path / "n2.rejected.jsonl").read_bytes()
+    assert (tmp_path / "n1.arrow.rejected.jsonl").read_bytes() == (tmp_path / "n2.arrow.rejected.jsonl").read_bytes()
 
 
 def test_added_special_tokens_are_single_tokens(tmp_path, tokenizers_dir):

@@ -151,15 +151,17 @@ def run(args) -> int:
         print(f"cluster: embedding with {args.embedder}", file=sys.stderr)
     files = input_files(args.input)
     with Stage("cluster", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
-        records, texts, first = [], [], None
-        for record in stage.records(read_records(args.input)):
+        records, wheres, texts, first = [], [], [], None
+        for item in stage.good_reads(read_records(args.input)):
+            record = item.record
             first = record if first is None else first
             text = text_of(record, args.text_field)
             if text.strip():
                 records.append(record)
+                wheres.append(item.where)
                 texts.append(text)
             else:
-                stage.drop(record, "empty-text", f"no text in {args.text_field}")
+                stage.drop(record, "empty-text", f"no text in {args.text_field}", where=item.where)
         if not records and first is not None and args.text_field != "auto":
             raise StageError(f"no record has text at --text-field {args.text_field}; the first record "
                              f"has the fields {', '.join(sorted(first))}")
@@ -169,12 +171,12 @@ def run(args) -> int:
         vectors, result = cluster_texts(texts, args)
         labels, distances = result.labels.tolist(), result.distances.tolist()
         reasons = decide(labels, distances, vectors, args)
-        for record, label, distance, reason in zip(records, labels, distances, reasons):
+        for record, where, label, distance, reason in zip(records, wheres, labels, distances, reasons):
             set_meta(record, cluster=label, cluster_distance=round(distance, 6))
             if reason is None:
                 stage.keep(record)
             else:
-                stage.drop(record, reason, f"cluster {label}")
+                stage.drop(record, reason, f"cluster {label}", where=where)
         sizes = Counter(labels)
         kept = Counter(lab for lab, reason in zip(labels, reasons) if reason is None)
         stage.extra.update(embedder=args.embedder, dims=int(vectors.shape[1]), k=args.clusters,

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from prep.core.errors import StageError
 from prep.core.records import RAW_PREVIEW_CHARS, Read, dumps
 
 # Input bytes hashed per read call when fingerprinting inputs for the stats file.
@@ -25,13 +26,12 @@ HASH_CHUNK_BYTES = 1 << 20
 
 
 def sidecar(output: Path, suffix: str) -> Path:
-    """``data/x.jsonl`` -> ``data/x.stats.json`` (suffix ``.stats.json``)."""
-    name = output.name
-    for ext in (".jsonl", ".json", ".arrow"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-            break
-    return output.with_name(name + suffix)
+    """``data/x.jsonl`` -> ``data/x.jsonl.stats.json`` (suffix ``.stats.json``).
+
+    Named after the whole output name, so that ``train.jsonl`` (split) and ``train.arrow``
+    (tokenize) in one folder never share a stats or rejects file.
+    """
+    return output.with_name(output.name + suffix)
 
 
 def file_sha256(path: Path) -> str:
@@ -116,6 +116,9 @@ class Stage:
         self.errors = 0
         self.error_reasons: Counter = Counter()
         self.extra: dict = {}
+        self.samples: dict[str, str] = {}   # drop reason -> where and detail of its first record
+        self.allow_empty = False            # a stage that may rightly keep nothing sets this
+        self._last: tuple[dict, str] | None = None  # the record ``records`` yielded last, and where
         self.files: dict[str, AtomicFile] = {}
         self._rejects: AtomicFile | None = None
         self._start = 0.0
@@ -147,7 +150,20 @@ class Stage:
         stats.commit()
         for f in reversed(list(self.files.values())):
             f.commit()
+        self._judge()
         return False
+
+    def _judge(self) -> None:
+        """A run that kept nothing fails (exit 2); one reason taking most records is named."""
+        dropped = sum(self.dropped.values())
+        for reason, count in self.dropped.most_common(1):
+            if count * 2 > self.read_count:
+                print(f"{self.name}: warning: {count} of {self.read_count} records dropped as {reason!r}, "
+                      f"e.g. {self.samples.get(reason, '?')}; see {self.rejects_path}", file=sys.stderr)
+        if self.kept == 0 and not self.allow_empty:
+            raise StageError(f"{self.name}: kept 0 of {self.read_count} records ({dropped} dropped: "
+                             f"{dict(self.dropped.most_common(5))}; {self.errors} errors); "
+                             f"see {self.rejects_path}")
 
     def _check_balance(self) -> None:
         total = self.kept + sum(self.dropped.values()) + self.errors
@@ -173,6 +189,10 @@ class Stage:
     def drop(self, record: dict, reason: str, detail: str | None = None, where: str | None = None) -> None:
         """Count one record as dropped; ``reason`` is the short key counted in the stats."""
         self.dropped[reason] += 1
+        if where is None and self._last is not None and self._last[0] is record:
+            where = self._last[1]
+        if reason not in self.samples:
+            self.samples[reason] = f"{where or 'a record'}: {detail or reason}"[:300]
         line = {"reason": reason}
         if detail:
             line["detail"] = detail
@@ -205,8 +225,12 @@ class Stage:
                 yield item
 
     def records(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[dict]:
-        """Like ``good_reads``, yielding the records alone."""
+        """Like ``good_reads``, yielding the records alone.
+
+        ``drop`` of the record just yielded knows its file:line without being told.
+        """
         for item in self.good_reads(reads, desc):
+            self._last = (item.record, item.where)
             yield item.record
 
     def summary(self) -> dict:
