@@ -18,21 +18,90 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-import xxhash
+from _common import best_of, command, describe, device_info, table, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from prep.core.stage import sidecar
+from prep.dedup.groups import Settings, group_records
+from prep.dedup.minhash import choose_bands
 
-from prep.dedup.groups import Settings, group_records  # noqa: E402
-from prep.dedup.minhash import choose_bands  # noqa: E402
+DOC_CHARS = 1000          # target document size in characters
+VOCABULARY = 4000         # distinct words
+ZIPF_EXPONENT = 1.05      # word frequency ~ 1 / (rank + 2.7) ** exponent
+DUP_FRACTION = 0.10       # share of documents planted as edited copies
+EDIT_RATE = (0.005, 0.02)  # share of a copy's words edited, uniform in this range
+SHINGLE = 5
 
-sys.path.insert(0, str(ROOT / "bench"))
-from _common import describe, device_info, write_results  # noqa: E402
-from dedup_data import SHINGLE, generate  # noqa: E402
+
+def vocabulary(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Pronounceable made-up words and their Zipf-like probabilities."""
+    onsets = list("bcdfghjklmnprstvwz") + ["st", "tr", "pl", "ch", "sh", "gr"]
+    vowels = list("aeiou") + ["ea", "ou", "ai"]
+    words: set[str] = set()
+    while len(words) < VOCABULARY:
+        syllables = rng.integers(1, 4)
+        words.add("".join(onsets[rng.integers(len(onsets))] + vowels[rng.integers(len(vowels))]
+                          for _ in range(syllables)))
+    ranked = np.array(sorted(words, key=lambda w: (len(w), w)))  # short words are the common ones
+    weights = 1.0 / (np.arange(len(ranked)) + 2.7) ** ZIPF_EXPONENT
+    return ranked, weights / weights.sum()
+
+
+def document(rng, words, probs) -> list[str]:
+    """About DOC_CHARS characters of sentences, as a word list (punctuation attached)."""
+    out: list[str] = []
+    size = 0
+    while size < DOC_CHARS:
+        sentence = list(rng.choice(words, size=int(rng.integers(6, 20)), p=probs))
+        sentence[0] = sentence[0].capitalize()
+        sentence[-1] += "." if rng.random() < 0.85 else ","
+        out += sentence
+        size += sum(len(w) + 1 for w in sentence)
+    return out
+
+
+def edit(rng, doc: list[str], words, probs) -> list[str]:
+    copy = list(doc)
+    for _ in range(max(1, round(len(doc) * rng.uniform(*EDIT_RATE)))):
+        at = int(rng.integers(len(copy)))
+        action = rng.integers(3)
+        if action == 0:
+            copy[at] = str(rng.choice(words, p=probs))
+        elif action == 1:
+            copy.insert(at, str(rng.choice(words, p=probs)))
+        elif len(copy) > SHINGLE * 2:
+            del copy[at]
+    return copy
+
+
+def generate(n: int, seed: int = 7) -> tuple[list[dict], list[int], dict[int, float]]:
+    """Records, the planted group of each (its original's index) and, for each copy's
+    position, its true Jaccard to its original."""
+    rng = np.random.default_rng(seed)
+    words, probs = vocabulary(rng)
+    n_copies = int(n * DUP_FRACTION)
+    docs = [document(rng, words, probs) for _ in range(n - n_copies)]
+    group = list(range(len(docs)))
+    truths = []
+    for source in rng.integers(0, len(docs), size=n_copies).tolist():
+        docs.append(edit(rng, docs[source], words, probs))
+        group.append(source)
+        truths.append(true_jaccard(docs[source], docs[-1]))
+    order = rng.permutation(n)
+    records = [{"id": f"doc{k:05d}", "text": " ".join(docs[i])} for k, i in enumerate(order)]
+    copies = {k: truths[i - (n - n_copies)] for k, i in enumerate(order.tolist()) if i >= n - n_copies}
+    return records, [group[i] for i in order], copies
+
+
+def true_jaccard(a: list[str], b: list[str]) -> float:
+    """Ground truth from plain Python sets of word 5-tuples (lowercase, punctuation off)."""
+    def grams(doc):
+        w = [x.strip(".,").lower() for x in doc]
+        return {tuple(w[i:i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)}
+    ga, gb = grams(a), grams(b)
+    return len(ga & gb) / len(ga | gb)
 
 
 def missed(leader: list[int], group: list[int], copies: dict[int, float]) -> list[float]:
@@ -82,21 +151,6 @@ def baseline_groups(texts: list[str], threshold: float, num_perm: int, bands: in
     return leader
 
 
-def timed(fn, repeat: int):
-    """(best wall seconds, best CPU seconds of this process, value) over ``repeat`` runs.
-
-    CPU seconds are reported too because the machine may be shared: other jobs stretch the
-    wall time but hardly the CPU time the stage itself needs.
-    """
-    best, best_cpu, value = float("inf"), float("inf"), None
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-        best_cpu = min(best_cpu, time.process_time() - start_cpu)
-    return best, best_cpu, value
-
-
 def run_cli(records: list[dict]) -> tuple[float, float, dict]:
     """The whole stage with its I/O: JSONL in, JSONL + stats + rejects out (its own parser,
     so the figure does not include importing the other commands)."""
@@ -107,9 +161,9 @@ def run_cli(records: list[dict]) -> tuple[float, float, dict]:
         parser = argparse.ArgumentParser()
         dedup.add_arguments(parser)
         args = parser.parse_args(["--input", str(src), "--output", str(out), "--quiet"])
-        seconds, cpu, code = timed(lambda: dedup.run(args), 1)
+        seconds, cpu, code = best_of(lambda: dedup.run(args), 1)
         assert code == 0, f"dedup exited with {code}"
-        return seconds, cpu, json.loads((Path(tmp) / "out.stats.json").read_text())
+        return seconds, cpu, json.loads(sidecar(out, ".stats.json").read_text())  # named by the stage
 
 
 def main() -> int:
@@ -128,10 +182,10 @@ def main() -> int:
     truths = list(copies.values())
     bands, rows = choose_bands(args.threshold, 128)
     settings = Settings(threshold=args.threshold, bands=bands, rows=rows)
-    seconds, cpu, groups = timed(lambda: group_records(records, settings), args.repeat)
+    seconds, cpu, groups = best_of(lambda: group_records(records, settings), args.repeat)
     quality = score(groups.leader, group)
     cli_seconds, cli_cpu, cli_stats = run_cli(records)
-    base_seconds, base_cpu, base_leader = timed(
+    base_seconds, base_cpu, base_leader = best_of(
         lambda: baseline_groups([r["text"] for r in records[:n_base]], args.threshold, 128, bands, rows), 1)
     base_quality = score(base_leader, group[:n_base])
 
@@ -160,8 +214,8 @@ def main() -> int:
         "stage_stats": {k: cli_stats[k] for k in ("kept", "dropped", "groups", "candidate_pairs",
                                                   "checked_pairs", "verified_pairs")},
     }
-    report = {"benchmark": "dedup", "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "device": device_info(numpy=np.__version__, xxhash=xxhash.VERSION), "figures": figures}
+    report = {"benchmark": "dedup", "command": command("dedup"), "device": device_info("numpy", "xxhash"),
+              "figures": figures}
     write_results("dedup", report, markdown(report))
     print(f"dedup: {n} docs of ~{figures['mean_bytes']:.0f} B: {figures['function_docs_per_s']} docs/s "
           f"(function; {figures['function_docs_per_cpu_s']} per CPU-s), {figures['cli_docs_per_s']} docs/s "
@@ -176,32 +230,29 @@ def main() -> int:
 
 def markdown(report: dict) -> str:
     f = report["figures"]
-    lines = [
-        "# dedup benchmark", "",
-        describe(report["command"], report["device"]), "",
+    jaccard, stats = f["true_jaccard_of_copies"], f["stage_stats"]
+    rows = [("dedup function, docs/s (docs per CPU-second)",
+             f"{f['function_docs_per_s']} ({f['function_docs_per_cpu_s']})"),
+            ("whole CLI stage with I/O, docs/s (docs per CPU-second)",
+             f"{f['cli_docs_per_s']} ({f['cli_docs_per_cpu_s']})"),
+            (f"pure-Python MinHash baseline ({f['baseline_docs']} docs), docs/s (per CPU-second)",
+             f"{f['baseline_docs_per_s']} ({f['baseline_docs_per_cpu_s']})"),
+            ("speed-up, function / baseline (wall; CPU)",
+             f"x{f['speedup_function_vs_baseline']}; x{f['speedup_function_vs_baseline_cpu']}"),
+            ("speed-up, CLI / baseline", f"x{f['speedup_cli_vs_baseline']}"),
+            ("recall on planted copies", f["recall"]), ("precision", f["precision"]),
+            ("true Jaccard of the planted copies missed", f["missed_copies_true_jaccard"] or "none"),
+            ("candidate / checked / joined pairs",
+             f"{stats['candidate_pairs']} / {stats['checked_pairs']} / {stats['verified_pairs']}")]
+    return "\n".join([
+        "# dedup benchmark", "", describe(report["command"], report["device"]), "",
         f"{f['documents']} generated documents of ~{f['mean_bytes']:.0f} bytes, {f['planted_copies']} of them "
-        f"edited copies (true 5-shingle Jaccard {f['true_jaccard_of_copies']['min']}-"
-        f"{f['true_jaccard_of_copies']['max']}, median {f['true_jaccard_of_copies']['median']}); "
+        f"edited copies (true 5-shingle Jaccard {jaccard['min']}-{jaccard['max']}, "
+        f"median {jaccard['median']}); "
         f"threshold {f['threshold']}, {f['num_perm']} permutations, {f['bands']} bands x {f['rows']} rows. "
         f"1-minute load average at the end of the run: {f['load_average_1min']} (the machine is "
         "shared; docs per CPU-second is the figure other jobs disturb least).", "",
-        "| measure | value |", "|---|---|",
-        f"| dedup function, docs/s (docs per CPU-second) | {f['function_docs_per_s']} "
-        f"({f['function_docs_per_cpu_s']}) |",
-        f"| whole CLI stage with I/O, docs/s (docs per CPU-second) | {f['cli_docs_per_s']} "
-        f"({f['cli_docs_per_cpu_s']}) |",
-        f"| pure-Python MinHash baseline ({f['baseline_docs']} docs), docs/s (per CPU-second) | "
-        f"{f['baseline_docs_per_s']} ({f['baseline_docs_per_cpu_s']}) |",
-        f"| speed-up, function / baseline (wall; CPU) | x{f['speedup_function_vs_baseline']}; "
-        f"x{f['speedup_function_vs_baseline_cpu']} |",
-        f"| speed-up, CLI / baseline | x{f['speedup_cli_vs_baseline']} |",
-        f"| recall on planted copies | {f['recall']} |",
-        f"| precision | {f['precision']} |",
-        f"| true Jaccard of the planted copies missed | {f['missed_copies_true_jaccard'] or 'none'} |",
-        f"| candidate / checked / joined pairs | {f['stage_stats']['candidate_pairs']} / "
-        f"{f['stage_stats']['checked_pairs']} / {f['stage_stats']['verified_pairs']} |", "",
-    ]
-    return "\n".join(lines)
+        *table(("measure", "value"), rows), ""])
 
 
 if __name__ == "__main__":

@@ -13,16 +13,12 @@ on the machine skews both sides.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import RESULTS, command, take_turns, write_results
 
 
 def blobs(n: int, d: int, k: int, seed: int):
@@ -36,22 +32,12 @@ def blobs(n: int, d: int, k: int, seed: int):
 
 
 def paired(repeat: int, ours, theirs, warm_up: bool = True):
-    """Run the two callables in turns ``repeat`` times (after one untimed warm-up each, for
-    thread pools and allocators). Returns ({"wall", "cpu"} seconds lists for ours, the same
-    for theirs, our last result, their last result). Taking turns gives both sides the same
-    background load on a shared machine; CPU time (all threads of the process) is the
-    figure least skewed by that load."""
-    if warm_up:
-        ours(), theirs()
-    times = ({"wall": [], "cpu": []}, {"wall": [], "cpu": []})
-    results = [None, None]
-    for _ in range(repeat):
-        for side, fn in enumerate((ours, theirs)):
-            wall, cpu = time.perf_counter(), time.process_time()
-            results[side] = fn()
-            times[side]["wall"].append(time.perf_counter() - wall)
-            times[side]["cpu"].append(time.process_time() - cpu)
-    return times[0], times[1], results[0], results[1]
+    """The two callables in turns (``take_turns``), after one untimed run each when ``warm_up``.
+    Returns ({"wall", "cpu"} seconds lists for ours, the same for theirs, our last result,
+    their last result)."""
+    walls, cpus, results = take_turns({"ours": ours, "theirs": theirs}, repeat, warm_up)
+    return ({"wall": walls["ours"], "cpu": cpus["ours"]}, {"wall": walls["theirs"], "cpu": cpus["theirs"]},
+            results["ours"], results["theirs"])
 
 
 def summary(times: dict, iterations: int, inertia: float) -> dict:
@@ -105,7 +91,7 @@ def run(args) -> dict:
             "speedup": round(f_sk["wall"][0] / f_ours["wall"][0], 3),
         },
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-        "command": " ".join(["bench/kmeans.py", *sys.argv[1:]]),
+        "command": command("kmeans"),
     }
 
 
@@ -150,12 +136,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed Lloyd pairs (ours, sklearn)")
     parser.add_argument("--seed", type=int, default=0, help="data and seeding seed")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if present")
-    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results", help="output folder")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="output folder")
     args = parser.parse_args()
     result = run(args)
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "kmeans.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.results / "kmeans.md").write_text(markdown(result))
+    write_results("kmeans", result, markdown(result), args.results)
     same = result["lloyd_same_init"]
     print(f"k-means {result['n']}x{result['dims']} k={result['k']} on {result['device']}: "
           f"ours {same['ours']['seconds_per_iteration']} s/it, sklearn {same['sklearn']['seconds_per_iteration']} "

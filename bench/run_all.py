@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# The benchmarks, in this order (other files in bench/ are their helpers). train_speed needs a
-# GPU for its real figures and falls back to a CPU mode with tiny configs.
+# The benchmarks, in this order (bench/_common.py is what they share). train_speed and train_memory
+# need a GPU for their real figures and fall back to a CPU mode with tiny configs.
 ORDER = ["html_extract", "dedup", "kmeans", "tokenize_speed", "single_pass", "train_speed", "train_memory"]
 
 

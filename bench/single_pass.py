@@ -25,39 +25,63 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import RESULTS, best_of, command, device_info, write_results
+
+from prep.core.records import read_records
+from prep.embed import embed_texts, minilm_available
+from train.heads import kernels, lambda_select, solvers
+from train.heads.baselines import train_linear_head
+from train.heads.head import HeadOptions, fit_head, predict
+from train.heads.metrics import PeakMemory, evaluate
+from train.heads.targets import decode, encode_targets
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from _common import RESULTS, device_info, write_results  # noqa: E402
-from single_pass_data import mixture, random_rows, skewed_texts  # noqa: E402
-
-from prep.core.records import read_records  # noqa: E402
-from prep.embed import embed_texts, minilm_available  # noqa: E402
-from train.heads import (
-    kernels,  # noqa: E402
-    lambda_select,  # noqa: E402
-    solvers,  # noqa: E402
-)
-from train.heads.baselines import train_linear_head  # noqa: E402
-from train.heads.head import HeadOptions, fit_head, predict  # noqa: E402
-from train.heads.metrics import PeakMemory, evaluate  # noqa: E402
-from train.heads.targets import decode, encode_targets  # noqa: E402
-
 MIB = 1 << 20
+# Words per text: log-normal with median 14 and sigma 0.9, clipped to [2, 180]. Most texts are
+# a short sentence, one in twenty runs past 60 words and a few fill the 256-token window, the
+# shape of review and support-ticket corpora.
+MEDIAN_WORDS, SIGMA, MIN_WORDS, MAX_WORDS = 14, 0.9, 2, 180
+
+
+def skewed_texts(count: int, seed: int = 0) -> list[str]:
+    """``count`` texts cut from the sample sentences, lengths drawn as described above."""
+    words = " ".join((ROOT / "data" / "labelled" / "train.txt").read_text(encoding="utf-8").split("\n")).split()
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(np.round(rng.lognormal(np.log(MEDIAN_WORDS), SIGMA, size=count)), MIN_WORDS, MAX_WORDS)
+    starts = rng.integers(0, len(words), size=count)
+    doubled = words + words
+    return [" ".join(doubled[s:s + int(n)]) for s, n in zip(starts, lengths)]
+
+
+def mixture(n: int, dims: int, classes: int, seed: int = 0, noise: float = 6.0):
+    """Unit-length rows around ``classes`` random centres (overlapping: accuracy well below 1)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dims)).astype(np.float32) / np.sqrt(dims)
+    which = rng.integers(0, classes, size=n)
+    x = centres[which] + noise * rng.normal(size=(n, dims)).astype(np.float32) / np.sqrt(dims)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, [int(c) for c in which]
+
+
+def random_rows(n: int, dims: int, outputs: int, seed: int = 0):
+    """(x float32 n x dims, one-hot targets n x outputs float64) from a random linear rule."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dims), dtype=np.float32)
+    rule = rng.standard_normal((dims, outputs), dtype=np.float32)
+    targets = np.zeros((n, outputs))
+    step = 1 << 17
+    for start in range(0, n, step):  # in blocks, so no n x outputs float32 scores array is kept
+        block = x[start:start + step] @ rule
+        targets[np.arange(start, start + len(block)), block.argmax(1)] = 1.0
+    return x, targets
 
 
 def best_time(fn, repeat: int, warm_up=None):
     """(result of the last run, best seconds of ``repeat`` runs) after one untimed run of
     ``warm_up`` (default: ``fn`` itself)."""
-    result = (warm_up or fn)()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return result, best
+    (warm_up or fn)()
+    seconds, _, result = best_of(fn, repeat)
+    return result, seconds
 
 
 def head_vs_trained(x, labels, x_eval, gold, repeat: int, train_repeat: int) -> dict:
@@ -146,9 +170,8 @@ def section_embedding(args) -> dict:
 
 
 def versions() -> dict:
-    import transformers
-    return device_info(torch=torch.__version__, transformers=transformers.__version__, numpy=np.__version__,
-                       machine=platform.machine(), threads=torch.get_num_threads())
+    return device_info("torch", "transformers", "numpy", machine=platform.machine(),
+                       threads=torch.get_num_threads())
 
 
 def markdown(result: dict) -> str:
@@ -199,7 +222,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = {"command": " ".join(["python bench/single_pass.py", *sys.argv[1:]]), "versions": versions(),
+    result = {"command": command("single_pass"), "versions": versions(),
               "load_average_start": [round(v, 2) for v in os.getloadavg()]}
     for name, section in (("accuracy", section_accuracy), ("primal", section_primal),
                           ("embedding", section_embedding)):

@@ -22,14 +22,11 @@ import random
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _common import RESULTS, command, describe, device_info, table, take_turns, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from _common import RESULTS, describe, device_info, write_results  # noqa: E402
-
 SMOLLM2 = ROOT / "data" / "models" / "smollm2-135m"
 VOCAB = 8000
 MAX_LENGTH = 2048  # long enough that neither side truncates: the outputs must match exactly
@@ -110,46 +107,20 @@ def baseline(src: Path, tokenizer_path: str, out: Path) -> list[list[int]]:
 
 
 def stage(src: Path, tokenizer_path: str, out: Path, num_proc: int) -> dict:
+    from prep.core.stage import sidecar
     from train.cli import main as tunesmith
 
     code = tunesmith(["prep", "tokenize", "--input", str(src), "--output", str(out), "--tokenizer-path",
                       tokenizer_path, "--max-length", str(MAX_LENGTH), "--num-proc", str(num_proc), "--quiet"])
     if code:
         raise SystemExit(f"prep tokenize failed with exit status {code}")
-    return json.loads(out.with_name(out.stem + ".stats.json").read_text())
+    return json.loads(sidecar(out, ".stats.json").read_text())  # named by the stage
 
 
 def cpu_seconds() -> float:
     """User + system time of this process and its finished children (the stage's workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def best_of(repeat: int, sides: dict) -> tuple[dict, dict, dict]:
-    """({side: fastest wall seconds}, {side: least CPU seconds}, {side: last result}).
-
-    The sides take turns in every round, so that a burst of load from other work on the
-    machine does not favour one of them. CPU seconds do not depend on that load.
-    """
-    walls: dict = {name: [] for name in sides}
-    cpus: dict = {name: [] for name in sides}
-    results: dict = {}
-    for _ in range(repeat):
-        for name, fn in sides.items():
-            start, cpu = time.perf_counter(), cpu_seconds()
-            results[name] = fn()
-            walls[name].append(time.perf_counter() - start)
-            cpus[name].append(cpu_seconds() - cpu)
-    return ({name: min(t) for name, t in walls.items()}, {name: min(t) for name, t in cpus.items()}, results)
-
-
-def environment() -> dict:
-    import pyarrow
-    import tokenizers
-    import transformers
-
-    return device_info(transformers=transformers.__version__, tokenizers=tokenizers.__version__,
-                       pyarrow=pyarrow.__version__)
 
 
 def markdown(figures: dict, env: dict, command: str) -> str:
@@ -166,12 +137,11 @@ def markdown(figures: dict, env: dict, command: str) -> str:
              f"x{figures['cpu_efficiency_np1']}, x{figures['cpu_efficiency_np2']}"),
             ("load average (1 min) at the end, other work on the machine", figures["load_average_1min"]),
             ("same token ids on both sides", figures["same_ids"])]
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return (
         f"# tokenize speed benchmark\n\n{describe(command, env)}\n\n"
         "Both sides read the same JSONL of instruction records and write an "
         f"Arrow file; best of {figures['repeat']} runs each, the three sides taking turns.\n\n"
-        f"| measure | value |\n|---|---|\n{table}\n\n"
+        + "\n".join(table(("measure", "value"), rows)) + "\n\n"
         "Reading the figures: the wall-clock ratio needs both cores free for the stage; where other "
         "work keeps the machine busy (see the load average) each side gets a share of the cores and "
         "the wall-clock ratio falls towards the CPU-efficiency ratio. With --num-proc 1 the Rust "
@@ -194,10 +164,13 @@ def main() -> int:
         src = tmp / "train.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         tokenizer_path, described = make_tokenizer(records, tmp / "tokenizer")
-        seconds, cpus, results = best_of(args.repeat, {
+        # the three sides take turns, so that a burst of load from other work on the machine
+        # favours none of them; CPU seconds include the stage's workers
+        walls, cpu_runs, results = take_turns({
             "baseline": lambda: baseline(src, tokenizer_path, tmp / "base.arrow"),
             "np1": lambda: stage(src, tokenizer_path, tmp / "np1.arrow", 1),
-            "np2": lambda: stage(src, tokenizer_path, tmp / "np2.arrow", 2)})
+            "np2": lambda: stage(src, tokenizer_path, tmp / "np2.arrow", 2)}, args.repeat, cpu_clock=cpu_seconds)
+        seconds, cpus = ({k: min(v) for k, v in runs.items()} for runs in (walls, cpu_runs))
         base_s, np1_s, np2_s = seconds["baseline"], seconds["np1"], seconds["np2"]
         stats = results["np2"]
         from prep.tokenize.arrow_io import read_arrow
@@ -214,10 +187,9 @@ def main() -> int:
                "cpu_efficiency_np1": round(cpus["baseline"] / cpus["np1"], 2),
                "cpu_efficiency_np2": round(cpus["baseline"] / cpus["np2"], 2),
                "load_average_1min": round(os.getloadavg()[0], 2)}
-    command = "python bench/tokenize_speed.py" + (" --quick" if args.quick else "")
-    env = environment()
-    write_results("tokenize_speed", {"command": command, "environment": env, "figures": figures},
-                  markdown(figures, env, command))
+    run, env = command("tokenize_speed"), device_info("transformers", "tokenizers", "pyarrow")
+    write_results("tokenize_speed", {"command": run, "environment": env, "figures": figures},
+                  markdown(figures, env, run))
     print(f"{n} records, {tokens} tokens ({described})")
     print(f"baseline (per-record loop): {figures['baseline_tokens_per_s']:>10} tokens/s")
     print(f"prep tokenize --num-proc 1: {figures['stage_np1_tokens_per_s']:>10} tokens/s  x{figures['speedup_np1']}")

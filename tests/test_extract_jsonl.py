@@ -37,8 +37,10 @@ def test_each_shape_is_mapped(cli, tmp_path):
     records, rejects, stats = outputs(out)
     assert rejects == [] and len(records) == len(SHAPED)
     source = {"source": str(src)}
+    # The two parts are kept in meta for --prompt-format alpaca's ### Input: section.
+    parts = {"prompt_parts": {"instruction": "Add the numbers.", "input": "2 and 3"}}
     assert records[0] == {"id": "mixed.jsonl:1", "input": "Add the numbers.\n\n2 and 3", "output": "5",
-                          "topic": "math", "meta": source}
+                          "topic": "math", "meta": {**source, **parts}}
     assert records[1]["input"] == "Name a colour."            # an empty alpaca input adds nothing
     assert (records[2]["input"], records[2]["output"]) == ("Say hi.", "Hi!")
     assert (records[3]["input"], records[3]["output"]) == ("Count to two.", "One, two.")
@@ -54,7 +56,7 @@ def test_each_shape_is_mapped(cli, tmp_path):
 
 def test_unknown_and_unusable_records_are_dropped_with_reasons(cli, tmp_path):
     src = write_lines(tmp_path / "odd.jsonl",
-                      {"question": "Q?", "answer": "A."},
+                      {"query": "Q?", "reply": "A."},
                       {"instruction": "Do it.", "output": "   "},
                       {"conversations": [{"from": "narrator", "value": "Once..."}]},
                       {"text": ["not", "a", "string"]},
@@ -67,7 +69,7 @@ def test_unknown_and_unusable_records_are_dropped_with_reasons(cli, tmp_path):
     assert [(r["reason"], r["where"]) for r in rejects] == [
         ("unknown-shape", f"{src}:1"), ("empty", f"{src}:2"), ("bad-messages", f"{src}:3"),
         ("not-text", f"{src}:4")]
-    assert rejects[0]["detail"] == "keys: answer, question"
+    assert rejects[0]["detail"].startswith("keys: query, reply")
     assert "narrator" in rejects[2]["detail"]
 
 
@@ -137,3 +139,33 @@ def test_sample_counts_and_byte_identical_rerun(cli, tmp_path):
     outputs_text = [r.get("output", "") for r in records]
     assert sum("As an AI language model" in o for o in outputs_text) >= 1
     assert len({json.dumps({k: v for k, v in r.items() if k not in ("id", "meta")}) for r in records}) == 35
+
+
+def test_published_layouts_and_map(cli, tmp_path):
+    """Dolly, GPTeacher-style, question/answer and capitalised keys are read, not dropped; --map names
+    anything else; keys the layout does not use pass through."""
+    src = write_lines(tmp_path / "mixed.jsonl",
+                      {"instruction": "Who wrote it?", "context": "Hamlet is a play by Shakespeare.",
+                       "response": "Shakespeare.", "category": "closed_qa"},
+                      {"instruction": "Name a prime.", "context": "", "response": "7", "category": "open_qa"},
+                      {"instruction": "Square it.", "input": "3", "response": "9"},
+                      {"question": "Capital of France?", "answer": "Paris."},
+                      {"Instruction": "Say hi.", "Response": "Hi."},
+                      {"query": "2+2?", "reply": "4"})
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out, "--quiet")
+    assert code == 0, err
+    records, rejects, _ = outputs(out)
+    assert [(r["input"], r["output"]) for r in records] == [
+        ("Who wrote it?\n\nHamlet is a play by Shakespeare.", "Shakespeare."), ("Name a prime.", "7"),
+        ("Square it.\n\n3", "9"), ("Capital of France?", "Paris."), ("Say hi.", "Hi.")]
+    assert records[0]["category"] == "closed_qa" and "context" not in records[0] and "response" not in records[0]
+    assert "Instruction" not in records[4]
+    assert [r["reason"] for r in rejects] == ["unknown-shape"]
+    assert rejects[0]["detail"].startswith("keys: query, reply") and "--map" in rejects[0]["detail"]
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out, "--quiet",
+                       "--map", "input=query,output=reply")
+    records, rejects, _ = outputs(out)
+    assert code == 0 and rejects == [] and records[-1]["input"] == "2+2?" and records[-1]["output"] == "4"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out, "--map", "output")
+    assert code == 2 and "KEY=SOURCE_KEY" in err

@@ -23,7 +23,7 @@ def made(tmp_path, cli, tokenizers_dir):
     good = tmp_path / "train.arrow"
     tok = tokenizers_dir["bos_eos"]
     code, _, err = cli("prep", "tokenize", "--input", src, "--output", good, "--tokenizer-path", tok,
-                       "--max-length", 64, "--quiet")
+                       "--max-length", 64, "--prompt-format", "raw", "--quiet")
     assert code == 0, err
     rows = read_arrow(good).to_list()
 
@@ -43,6 +43,7 @@ def test_good_file_passes_and_marks_masked_part(made, cli):
     assert "[[<s>what is the capital of france?\n]]the capital of france is paris.</s>" in out
     assert "example 1" in out and "example 2" not in out
     assert "all checks passed" in out and "rows 4" in out
+    assert "made with: prompt format raw, system prompt none" in out
 
 
 def drop_eos(row):

@@ -25,6 +25,8 @@ def toks(tokenizers_dir):
 
 
 def encode(tok, records, drops=None, **config):
+    """Raw prompt format unless a test names another: these tests pin the frame itself."""
+    config.setdefault("prompt_format", "raw")
     counters = Counter()
     on_drop = (lambda r, reason, detail: drops.append((reason, detail))) if drops is not None else None
     examples = list(encode_records(records, tok, TokenizeConfig(**config), counters, on_drop=on_drop))
@@ -227,7 +229,7 @@ def test_cli_stage_files_and_guide_flags(tmp_path, cli, tokenizers_dir):
         fh.write("{broken\n")
     out = tmp_path / "train.arrow"
     code, stdout, err = cli("prep", "tokenize", "--input_file", src, "--output_file", out, "--tokenizer_path",
-                            tokenizers_dir["pad_eq_eos"], "--max_length", 40, "--quiet")
+                            tokenizers_dir["pad_eq_eos"], "--max_length", 40, "--prompt_format", "raw", "--quiet")
     assert code == 0, err
     assert len(datasets.Dataset.from_file(str(out))) == 1
     stats = json.loads((tmp_path / "train.arrow.stats.json").read_text())

@@ -1,6 +1,7 @@
 """bench/train_memory.py's CPU mode: LoRA and QLoRA through the runner, each row beside the estimate."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -35,6 +36,13 @@ def test_both_methods_train_and_are_set_beside_the_estimate(result):
         assert "within_aim" not in r  # the estimate is for CUDA: nothing judged on the CPU
     lora, qlora = rows[0], rows[2]
     assert "--use_lora" in lora["argv"] and "paged_adamw_32bit" in qlora["argv"] and "nf4" in qlora["argv"]
+    # the estimate is asked about the run's own rank, targets and dropout: each entry point's
+    # default dropout (LoRA 0.05, QLoRA 0), given explicitly and read back from the runner's parse
+    assert [r["runner_lora"]["dropout"] for r in rows] == [0.05, 0.05, 0.0, 0.0]
+    for r in rows:
+        assert r["estimate_lora"] == r["runner_lora"] == {"rank": 16, "targets": "all-linear",
+                                                          "dropout": r["runner_lora"]["dropout"]}
+    assert "LoRA dropout 0.05 (LoRA bf16) and 0 (QLoRA nf4)" in text
     # what the runner trains and stores is what the estimate counts (the QLoRA weights are not
     # compared: the runner keeps its unquantized weights in fp32, see the page)
     for r in rows:
@@ -48,13 +56,20 @@ def test_both_methods_train_and_are_set_beside_the_estimate(result):
     assert text.count("n/a, the estimate is for CUDA") == 4 and "| QLoRA nf4 | on |" in text
 
 
-def test_live_bytes_meter_counts_what_stays_alive():
-    sys.path.insert(0, str(ROOT / "bench"))
-    import torch
-    from _train_memory_track import mode_class, storage_addresses
+def bench_common():
+    """bench/_common.py loaded from its file (the benchmarks import it as a script's neighbour)."""
+    spec = importlib.util.spec_from_file_location("bench_common", ROOT / "bench" / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
+
+def test_live_bytes_meter_counts_what_stays_alive():
+    import torch
+
+    common = bench_common()
     weight = torch.randn(256, 256, requires_grad=True)  # 256 KiB, known: not counted
-    with mode_class()(storage_addresses([weight])) as meter:
+    with common.live_bytes_mode()(common.storage_addresses([weight])) as meter:
         x = torch.randn(64, 256)               # 64 KiB
         y = (x @ weight).relu()                # mm output 64 KiB (freed after relu), relu output 64 KiB
         assert meter.current == 2 * 65536 and meter.peak == 3 * 65536

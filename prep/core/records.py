@@ -110,13 +110,22 @@ def read_jsonl(path: Path) -> Iterator[Read]:
 
 
 def read_json_array(path: Path) -> Iterator[Read]:
-    """A .json file holding an array of objects (or one object)."""
+    """A .json file holding an array of objects (or one object).
+
+    Published datasets also ship JSON Lines under a .json name (pandas' ``to_json(lines=True)``);
+    such a file, whose first value is followed by more, is read line by line instead.
+    """
     try:
-        value = json.loads(path.read_bytes().decode("utf-8-sig"))
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         yield Read(None, f"{path}:1", f"not UTF-8 (byte offset {exc.start})")
         return
+    try:
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data" and text.lstrip().startswith("{"):
+            yield from read_jsonl(path)
+            return
         yield Read(None, f"{path}:{exc.lineno}", f"invalid JSON at column {exc.colno}: {exc.msg}")
         return
     items = value if isinstance(value, list) else [value]

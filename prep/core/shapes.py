@@ -25,7 +25,10 @@ PROMPT_JOIN = "\n\n"
 # the model after the service it came from; tool output has several names.
 ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant",
          "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "model": "assistant",
-         "bot": "assistant", "tool": "tool", "function": "tool", "observation": "tool"}
+         "bot": "assistant", "function_call": "assistant", "tool": "tool", "function": "tool",
+         "observation": "tool"}
+# What some alpaca-layout sets write in an empty input (Code Alpaca, self-instruct): no input.
+NO_INPUT = {"<noinput>", "< noinput >", "<no input>"}
 
 
 class Unusable(Exception):
@@ -53,7 +56,11 @@ def text(record: dict, key: str, required: bool = True) -> str:
 
 
 def alpaca_prompt(instruction: str, extra: str) -> str:
-    return instruction + (PROMPT_JOIN + extra if extra.strip() else "")
+    return instruction + (PROMPT_JOIN + extra if has_input(extra) else "")
+
+
+def has_input(extra) -> bool:
+    return isinstance(extra, str) and bool(extra.strip()) and extra.strip().lower() not in NO_INPUT
 
 
 # The Stanford Alpaca prompt, as qlora.py's --dataset_format alpaca writes it: the format's
@@ -100,25 +107,41 @@ def turns(raw, role_key: str = "role", content_key: str = "content") -> list[dic
     return messages
 
 
-def from_alpaca(record: dict, _text_key: str) -> dict:
-    prompt = alpaca_prompt(text(record, "instruction"), text(record, "input", required=False))
-    return {"input": prompt, "output": text(record, "output")}
+def prompt_pair(prompt_key: str, extra_key: str | None, response_key: str) -> Callable[[dict, str], dict]:
+    """A mapper for a prompt (plus an optional extra joined by the prompt rule) and a response."""
+    def mapper(record: dict, _text_key: str) -> dict:
+        prompt = text(record, prompt_key)
+        if extra_key is not None:
+            prompt = alpaca_prompt(prompt, text(record, extra_key, required=False))
+        return {"input": prompt, "output": text(record, response_key)}
+    return mapper
 
 
-def pair(prompt_key: str, response_key: str) -> Callable[[dict, str], dict]:
-    return lambda record, _text_key: {"input": text(record, prompt_key), "output": text(record, response_key)}
+# name -> (keys the layout needs, keys it may also use, mapper to canonical fields); ``text``
+# stands for --text-key. Auto tries them in this order: the most specific keys first (alpaca
+# also has "input", Dolly's context is optional in GPTeacher-style instruction/response sets).
+def with_system(record: dict, messages: list[dict]) -> list[dict]:
+    """A top-level ``system`` text (FastChat's ShareGPT files) becomes the first turn."""
+    system = record.get("system")
+    if isinstance(system, str) and system.strip() and not (messages and messages[0]["role"] == "system"):
+        return [{"role": "system", "content": system}, *messages]
+    return messages
 
 
-# name -> (keys the layout needs, mapper to canonical fields). ``text`` stands for --text-key.
-# Tried in this order by auto: the most specific keys first (alpaca also has "input").
 LAYOUTS = {
-    "messages": (("messages",), lambda r, _k: {"messages": turns(r["messages"])}),
-    "sharegpt": (("conversations",), lambda r, _k: {"messages": turns(r["conversations"], "from", "value")}),
-    "alpaca": (("instruction", "output"), from_alpaca),
-    "prompt-generation": (("prompt", "generation"), pair("prompt", "generation")),
-    "prompt-completion": (("prompt", "completion"), pair("prompt", "completion")),
-    "input-output": (("input", "output"), pair("input", "output")),
-    "text": (("text",), lambda r, key: {"text": text(r, key)}),
+    "messages": (("messages",), ("system",), lambda r, _k: {"messages": with_system(r, turns(r["messages"]))}),
+    "sharegpt": (("conversations",), ("system",),
+                 lambda r, _k: {"messages": with_system(r, turns(r["conversations"], "from", "value"))}),
+    "alpaca": (("instruction", "output"), ("input",), prompt_pair("instruction", "input", "output")),
+    "dolly": (("instruction", "context", "response"), (), prompt_pair("instruction", "context", "response")),
+    "instruction-response": (("instruction", "response"), ("input",),
+                             prompt_pair("instruction", "input", "response")),
+    "prompt-generation": (("prompt", "generation"), (), prompt_pair("prompt", None, "generation")),
+    "prompt-completion": (("prompt", "completion"), (), prompt_pair("prompt", None, "completion")),
+    "prompt-response": (("prompt", "response"), (), prompt_pair("prompt", None, "response")),
+    "question-answer": (("question", "answer"), (), prompt_pair("question", None, "answer")),
+    "input-output": (("input", "output"), (), prompt_pair("input", None, "output")),
+    "text": (("text",), (), lambda r, key: {"text": text(r, key)}),
 }
 ORDER = tuple(LAYOUTS)
 
@@ -127,9 +150,24 @@ def needed_keys(layout: str, text_key: str = "text") -> tuple[str, ...]:
     return (text_key,) if layout == "text" else LAYOUTS[layout][0]
 
 
-def layout_of(record: dict, text_key: str = "text") -> str | None:
-    """The first layout whose keys the record has, or None."""
+def used_keys(layout: str, text_key: str = "text") -> tuple[str, ...]:
+    """Every key the layout reads (what an extractor does not pass through as an unknown key)."""
+    return needed_keys(layout, text_key) + LAYOUTS[layout][1]
+
+
+def folded(record: dict) -> dict:
+    """The record with lower-case keys ("Instruction" -> "instruction"), where no two keys collide."""
+    lower = {str(k).lower(): v for k, v in record.items()}
+    return lower if len(lower) == len(record) else record
+
+
+def _match(record: dict, text_key: str) -> str | None:
     return next((name for name in ORDER if all(k in record for k in needed_keys(name, text_key))), None)
+
+
+def layout_of(record: dict, text_key: str = "text") -> str | None:
+    """The first layout whose keys the record has (in any letter case), or None."""
+    return _match(record, text_key) or _match(folded(record), text_key.lower())
 
 
 def canonical(record: dict, layout: str | None = None, text_key: str = "text") -> dict:
@@ -137,8 +175,39 @@ def canonical(record: dict, layout: str | None = None, text_key: str = "text") -
     layout = layout or layout_of(record, text_key)
     if layout is None:
         raise Unusable("unknown-shape", f"keys {', '.join(sorted(map(str, record))[:12]) or 'none'}: none of "
-                       + "; ".join("/".join(needed_keys(n, text_key)) for n in ORDER))
-    return LAYOUTS[layout][1](record, text_key)
+                       + "; ".join("/".join(needed_keys(n, text_key)) for n in ORDER)
+                       + " (name others with --map, e.g. --map output=answer_text)")
+    if not all(k in record for k in needed_keys(layout, text_key)):
+        record, text_key = folded(record), text_key.lower()
+    return LAYOUTS[layout][2](record, text_key)
+
+
+def parse_map(spec: str | None) -> dict[str, str]:
+    """``"output=response,input=context"`` -> {"output": "response", "input": "context"}."""
+    mapping: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        ours, sep, theirs = (s.strip() for s in part.partition("="))
+        if not sep or not ours or not theirs:
+            raise ValueError(f"{part.strip()!r} is not KEY=SOURCE_KEY (e.g. output=response)")
+        mapping[ours] = theirs
+    return mapping
+
+
+def renamed(record: dict, mapping: dict[str, str]) -> dict:
+    """The record with each SOURCE_KEY of ``mapping`` renamed to its KEY (a key of that name already
+    there gives way to the mapped one); other keys and the order are kept."""
+    if not mapping:
+        return record
+    back = {theirs: ours for ours, theirs in mapping.items()}
+    out: dict = {}
+    for key, value in record.items():
+        if key in back:
+            out[back[key]] = value
+        elif not (key in mapping and mapping[key] in record):
+            out.setdefault(key, value)
+    return out
 
 
 def view(record: dict):
@@ -149,6 +218,31 @@ def view(record: dict):
     if "output" in fields:
         return "supervised", fields["input"], fields["output"]
     return "text", fields["text"]
+
+
+# Layouts whose prompt is an instruction plus an optional second part (input or context).
+TWO_PART = {"alpaca": ("instruction", "input"), "dolly": ("instruction", "context"),
+            "instruction-response": ("instruction", "input")}
+
+
+def prompt_parts(record: dict, prompt: str) -> tuple[str, str]:
+    """(instruction, input) behind ``prompt``: what the Stanford Alpaca format puts in its two sections.
+
+    Read from a two-part layout, or from ``meta.prompt_parts`` that `prep extract jsonl` leaves
+    on the records it joined; any other prompt is an instruction with no input.
+    """
+    layout = layout_of(record)
+    if layout in TWO_PART:
+        source = record if all(k in record for k in needed_keys(layout)) else folded(record)
+        first, second = TWO_PART[layout]
+        extra = source.get(second)
+        return source[first], extra if has_input(extra) else ""
+    meta = record.get("meta")
+    parts = meta.get("prompt_parts") if isinstance(meta, dict) else None
+    if isinstance(parts, dict) and alpaca_prompt(str(parts.get("instruction", "")),
+                                                 str(parts.get("input", ""))) == prompt:
+        return parts["instruction"], parts.get("input") or ""
+    return prompt, ""
 
 
 def kind(record: dict) -> str:

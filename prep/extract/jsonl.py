@@ -1,22 +1,38 @@
-"""Extract records from JSONL / JSON datasets in the common instruction shapes.
+"""Extract records from JSONL / JSON datasets in the layouts people publish.
 
 Reads .jsonl files and .json arrays (a file, a folder or a glob) and maps each object to a
-record: alpaca {instruction, input, output} -> {input: instruction + "\\n\\n" + input, output};
-{prompt, generation} and {prompt, completion} -> {input, output}; {input, output} as is;
-{text}; sharegpt {conversations: [{from, value}]} and OpenAI {messages: [{role, content}]}
--> {messages: [{role, content}]}. With --format auto each record's keys pick its shape; a
-record that fits none is dropped ("unknown-shape"). With an explicit --format, a record
-without the keys that shape needs is dropped ("missing-keys"). "id" is kept (else
-FILE:LINE), other keys pass through untouched, and meta.source names the file.
+record as prep.core.shapes reads it: alpaca {instruction, input, output}, Dolly {instruction,
+context, response}, GPTeacher-style {instruction, input, response} -> {input: the instruction,
+a blank line and the input or context where there is one, output}; {prompt, generation},
+{prompt, completion}, {prompt, response}, {question, answer} -> {input, output}; {input,
+output} as is; {text}; ShareGPT {conversations: [{from, value}]} and OpenAI {messages: [{role,
+content}]} -> {messages: [{role, content}]}. Keys match in any letter case; --map names other
+keys. With --format auto each record's keys pick its layout; a record that fits none is
+dropped ("unknown-shape"). With an explicit --format, a record without the keys that layout
+needs is dropped ("missing-keys"). "id" is kept (else FILE:LINE), other keys pass through
+untouched, and meta.source names the file.
 """
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 from pathlib import Path
 
 from prep.core.flags import add_common
 from prep.core.records import input_files, read_records, set_meta
-from prep.core.shapes import ORDER, Unusable, canonical, layout_of, needed_keys
+from prep.core.shapes import (
+    ORDER,
+    TWO_PART,
+    Unusable,
+    canonical,
+    folded,
+    layout_of,
+    needed_keys,
+    parse_map,
+    prompt_parts,
+    renamed,
+    used_keys,
+)
 from prep.core.stage import Stage, options_of
 
 FORMATS = ("auto", *ORDER)
@@ -28,35 +44,54 @@ def add_arguments(parser) -> None:
                         help="record shape; auto decides per record from its keys")
     parser.add_argument("--text-key", "--text_key", dest="text_key", default="text",
                         help="key holding the text of {text} records (renamed to text)")
+    parser.add_argument("--map", dest="key_map", type=key_map, default={}, metavar="KEY=SOURCE,...",
+                        help="read other keys as ours, e.g. --map output=response,input=context (Dolly) or "
+                        "--map input=question,output=best_answer; applied before the layout is chosen")
+
+
+def key_map(text: str) -> dict[str, str]:
+    try:
+        return parse_map(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def shape_of(record: dict, fmt: str, text_key: str) -> str | tuple[str, str]:
     """The layout to map ``record`` with, or a (drop reason, detail) when it fits none."""
     if fmt != "auto":
-        missing = [k for k in needed_keys(fmt, text_key) if k not in record]
+        missing = [k for k in needed_keys(fmt, text_key) if k not in record and k not in folded(record)]
         return ("missing-keys", f"{fmt} needs {', '.join(map(repr, missing))}") if missing else fmt
     layout = layout_of(record, text_key)
-    return layout or ("unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'}")
+    return layout or ("unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'} (none of the "
+                      "known layouts; name the keys with --map, e.g. --map input=query,output=reply)")
 
 
-def extract(record: dict, where: str, fmt: str, text_key: str, stage: Stage, shapes: Counter) -> None:
+def extract(record: dict, where: str, args, stage: Stage, shapes: Counter) -> None:
+    fmt, text_key = args.format, args.text_key
+    source = record
+    record = renamed(record, args.key_map)
     shape = shape_of(record, fmt, text_key)
     if isinstance(shape, tuple):
-        stage.drop(record, *shape, where=where)
+        stage.drop(source, *shape, where=where)
         return
     shapes[shape] += 1
     try:
         fields = canonical(record, shape, text_key)
     except Unusable as exc:
-        stage.drop(record, exc.reason, exc.detail, where=where)
+        stage.drop(source, exc.reason, exc.detail, where=where)
         return
     path, _, position = where.rpartition(":")
-    used = {*needed_keys(shape, text_key), "id", "meta", *fields}  # alpaca's input is in fields
+    used = {*used_keys(shape, text_key), "id", "meta", *fields}  # alpaca's input is in fields
     out = {"id": record["id"] if "id" in record else f"{Path(path).name}:{position}", **fields}
-    out.update((k, v) for k, v in record.items() if k not in used)
+    out.update((k, v) for k, v in record.items() if k not in used and str(k).lower() not in used)
     if "meta" in record:
         out["meta"] = record["meta"]
-    stage.keep(set_meta(out, source=path))
+    set_meta(out, source=path)
+    if shape in TWO_PART:  # what --prompt-format alpaca needs to write its two sections later
+        instruction, extra = prompt_parts(record, out["input"])
+        if extra:
+            set_meta(out, prompt_parts={"instruction": instruction, "input": extra})
+    stage.keep(out)
 
 
 def run(args) -> int:
@@ -64,7 +99,7 @@ def run(args) -> int:
     shapes: Counter = Counter()
     with Stage("extract-jsonl", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
         for item in stage.good_reads(read_records(args.input), desc="extract jsonl"):
-            extract(item.record, item.where, args.format, args.text_key, stage, shapes)
+            extract(item.record, item.where, args, stage, shapes)
         stage.extra["shapes"] = dict(sorted(shapes.items()))
     if not args.quiet:
         print(f"extract jsonl: {stage.read_count} records; {stage.kept} kept, {sum(stage.dropped.values())} "

@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Iterator
 from prep.core.errors import StageError
 from prep.tokenize.batches import Encoder, encode_batches
 from prep.tokenize.chat import template_text
+from prep.tokenize.formats import FORMATS, PromptFormat, resolve
 from prep.tokenize.masking import Drop, Packer
 from prep.tokenize.modes import MODES, job
 
@@ -23,6 +24,9 @@ class TokenizeConfig:
     add_special_tokens: tuple[str, ...] = ()
     num_proc: int = 1              # worker processes; 1 runs inline
     batch_size: int = 1000         # records per tokenizer call and per worker task
+    prompt_format: str = "auto"    # auto|chat|alpaca|raw|template (prep.tokenize.formats)
+    system_prompt: str = "none"    # none|template-default|the system text
+    template: str | None = None    # the text of --template-file
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -35,6 +39,8 @@ class TokenizeConfig:
                 raise StageError(f"{name} {value} is too small (at least 2 tokens)")
         if self.batch_size < 1 or self.num_proc < 1:
             raise StageError("batch_size and num_proc must be at least 1")
+        if self.prompt_format not in FORMATS:
+            raise StageError(f"prompt format {self.prompt_format!r} is not one of {', '.join(FORMATS)}")
         self.add_special_tokens = tuple(self.add_special_tokens)
 
 
@@ -55,12 +61,17 @@ def load_tokenizer(path: str, add_special_tokens: Iterable[str] = ()):
     return tokenizer
 
 
+def prompt_format(tokenizer, config: TokenizeConfig) -> PromptFormat:
+    return resolve(tokenizer, config.prompt_format, config.system_prompt, config.template)
+
+
 def _batches(records: Iterable[dict], config: TokenizeConfig, tokenizer, counters: Counter):
     """(records, jobs-or-drops) per batch, with only the jobs sent to the encoder."""
     has_template = template_text(tokenizer) is not None
+    fmt = prompt_format(tokenizer, config)
     items, preps = [], []
     for record in records:
-        prep = job(record, config.mode, counters)
+        prep = job(record, config.mode, counters, fmt)
         if not has_template and not isinstance(prep, Drop) and prep[0] == "chat":
             raise StageError(f"chat records (messages) need a chat template and tokenizer "
                              f"{getattr(tokenizer, 'name_or_path', '')!r} has none: pass --mode supervised "

@@ -123,6 +123,10 @@ def run(args) -> int:
     if missing:
         raise StageError(f"{args.file}: no column {', '.join(missing)}; columns: {', '.join(dataset.column_names)}")
     ctx = context_for(args, tokenizer)
+    stored = read_metadata(args.file)
+    print(f"made with: prompt format {stored.get('prompt_format', 'not recorded')}, system prompt "
+          f"{stored.get('system_prompt', 'not recorded')!s}, mode {stored.get('mode', 'not recorded')}, "
+          f"max length {stored.get('max_length', 'not recorded')}")
     show_examples(dataset, args.n, tokenizer, colour=sys.stdout.isatty() and not args.plain)
     failures, tokens, trained, lengths = check_all(dataset, ctx)
     summary(dataset, ctx, failures, tokens, trained, lengths)

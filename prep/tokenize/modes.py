@@ -1,6 +1,6 @@
 """What a record is to the tokenizer under ``--mode``: a text, a supervised pair or a chat.
 
-``job(record, mode, counters)`` returns ``("text", text)``, ``("supervised", input, output)``
+``job(record, mode, counters, fmt)`` returns ``("text", text)``, ``("supervised", input, output)``
 or ``("chat", messages)``, or a ``Drop`` naming why the record cannot be tokenized. ``auto``
 takes the record as prep.core.shapes reads it (every published layout, one prompt rule).
 The other modes convert every record to one kind:
@@ -9,13 +9,17 @@ The other modes convert every record to one kind:
 - supervised: a chat trains on its last assistant turn, the earlier turns written as
   ``role: content`` lines followed by ``assistant: `` form the input (no template needed);
 - chat: an input/output pair becomes one user turn and one assistant turn.
+
+Then the prompt format (prep.tokenize.formats) lays each supervised pair out: chat template,
+Stanford Alpaca prompt, raw, or the user's template; chats get the system prompt choice.
 """
 from __future__ import annotations
 
 from collections import Counter
 
-from prep.core.shapes import Unusable, view
+from prep.core.shapes import Unusable, prompt_parts, view
 from prep.tokenize.chat import trim_to_last_answer
+from prep.tokenize.formats import PromptFormat
 from prep.tokenize.masking import Drop
 
 MODES = ("auto", "text", "supervised", "chat")
@@ -42,6 +46,17 @@ def _seen(record: dict, counters: Counter):
         messages = trim_to_last_answer(seen[1], counters)
         return messages if isinstance(messages, Drop) else ("chat", messages)
     return seen
+
+
+def _formatted(job, record: dict, fmt: PromptFormat | None):
+    """The job with the prompt format applied (supervised pairs) and the system choice (chats)."""
+    if fmt is None or isinstance(job, Drop):
+        return job
+    if job[0] == "supervised":
+        return fmt.supervised(job[1], job[2], prompt_parts(record, job[1]))
+    if job[0] == "chat":
+        return fmt.chat(job[1])
+    return job
 
 
 def _as_text(job):
@@ -73,7 +88,7 @@ def _as_chat(job):
 CONVERT = {"auto": lambda job: job, "text": _as_text, "supervised": _as_supervised, "chat": _as_chat}
 
 
-def job(record: dict, mode: str, counters: Counter):
-    """What to tokenize for ``record`` under ``mode``, or a ``Drop``."""
+def job(record: dict, mode: str, counters: Counter, fmt: PromptFormat | None = None):
+    """What to tokenize for ``record`` under ``mode`` and the prompt format, or a ``Drop``."""
     seen = _seen(record, counters)
-    return seen if isinstance(seen, Drop) else CONVERT[mode](seen)
+    return seen if isinstance(seen, Drop) else _formatted(CONVERT[mode](seen), record, fmt)

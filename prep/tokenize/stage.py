@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from prep.core.errors import StageError
 from prep.core.flags import add_input, add_output, add_quiet
 from prep.core.records import input_files, read_records
 from prep.core.stage import Stage, options_of
 from prep.tokenize.arrow_io import ArrowWriter
-from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer
+from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer, prompt_format
+from prep.tokenize.formats import FORMATS
 from prep.tokenize.masking import IGNORE, detect_specials
 
 PERCENTILES = (50, 90, 99)
@@ -38,6 +40,18 @@ def add_arguments(parser) -> None:
                         "(the model's embeddings must be resized to the new vocabulary size)")
     parser.add_argument("--mode", choices=("auto", "text", "supervised", "chat"), default="auto",
                         help="auto: per record from its keys; or treat every record as this kind")
+    parser.add_argument("--prompt-format", "--prompt_format", dest="prompt_format", choices=FORMATS,
+                        default="auto", help="how a prompt/response pair is laid out: chat (the tokenizer's "
+                        "chat template), alpaca (the Stanford Alpaca prompt), raw (prompt and response back "
+                        "to back) or template (--template-file); auto: chat where the tokenizer has a "
+                        "template, else alpaca")
+    parser.add_argument("--system-prompt", "--system_prompt", dest="system_prompt", default="none",
+                        metavar="TEXT|none|template-default",
+                        help="chat: the system message of records that have none; none keeps a template's "
+                        "own default system text out, template-default lets the template add it")
+    parser.add_argument("--template-file", "--template_file", dest="template_file", type=Path, default=None,
+                        help="a text file whose {prompt} (or {instruction} and {input}) is filled in; the "
+                        "rendering is the prompt and the response follows it")
     parser.add_argument("--pack", action="store_true",
                         help="text records: join documents (each ending with EOS) and cut into "
                         "--max-length blocks instead of one truncated example per record")
@@ -82,10 +96,28 @@ class ExampleStats:
 def _metadata(args, config: TokenizeConfig, tokenizer, specials) -> dict:
     """Stored in the Arrow schema so that `prep inspect` and the trainer know the settings."""
     return {"tokenizer": str(args.tokenizer_path), "max_length": config.max_length, "mode": config.mode,
+            **prompt_format(tokenizer, config).describe(),
             "packed": config.pack, "train_on_source": config.train_on_source,
             "bos_id": specials.bos_id, "eos_id": specials.eos_id, "pad_id": specials.pad_id,
             "prefix_ids": list(specials.prefix), "vocab_size": len(tokenizer),
             "added_special_tokens": list(config.add_special_tokens)}
+
+
+def read_template(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StageError(f"--template-file {path}: cannot read it as UTF-8 text ({exc})") from exc
+
+
+def describe_system(fmt) -> str:
+    if fmt.system == "none":
+        return "none" + (" (the template's own default kept out)" if fmt.strip_default else "")
+    if fmt.system == "template-default":
+        return "the template's default"
+    return repr(fmt.system if len(fmt.system) <= 60 else fmt.system[:57] + "...")
 
 
 def _counts(counters: Counter) -> dict:
@@ -101,8 +133,10 @@ def run(args) -> int:
         max_length=args.max_length, train_on_source=args.train_on_source, mode=args.mode, pack=args.pack,
         source_max_len=args.source_max_len, target_max_len=args.target_max_len,
         add_special_tokens=tuple(t.strip() for t in args.add_special_tokens.split(",") if t.strip()),
-        num_proc=args.num_proc, batch_size=args.batch_size)
+        num_proc=args.num_proc, batch_size=args.batch_size, prompt_format=args.prompt_format,
+        system_prompt=args.system_prompt, template=read_template(args.template_file))
     tokenizer = load_tokenizer(args.tokenizer_path, config.add_special_tokens)
+    fmt = prompt_format(tokenizer, config)
     specials = detect_specials(tokenizer)
     counters: Counter = Counter()
     where: dict[int, str] = {}  # id(record) -> "file:line", while the record is in flight
@@ -126,11 +160,13 @@ def run(args) -> int:
         writer.close()
         stage.extra = {**stats.summary(), **_counts(counters), "pack_last_block_tokens":
                        counters.get("pack_last_block_tokens", 0) if config.pack else None,
+                       **fmt.describe(),
                        "tokenizer": {"path": str(args.tokenizer_path), "bos_id": specials.bos_id,
                                      "eos_id": specials.eos_id, "pad_id": specials.pad_id,
                                      "adds_bos": bool(specials.prefix), "vocab_size": len(tokenizer)}}
     if not args.quiet:
         extra = stage.extra
         print(f"tokenize: {stage.kept} of {stage.read_count} records -> {extra['examples']} examples, "
-              f"{extra['tokens_total']} tokens ({extra['label_tokens']} trained) in {args.output}")
+              f"{extra['tokens_total']} tokens ({extra['label_tokens']} trained) in {args.output}; "
+              f"prompt format {fmt.name}, system prompt {describe_system(fmt)}")
     return 0

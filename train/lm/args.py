@@ -59,6 +59,16 @@ class DataArguments:
     dataset_format: str | None = option(
         None, "record layout of JSONL data: input-output (default), alpaca, self-instruct, chip2, "
         "hh-rlhf, oasst1, text, messages")
+    prompt_format: str = option(
+        "auto", "JSONL data: how a prompt/response pair is laid out: chat (the tokenizer's chat template), "
+        "alpaca (the Stanford Alpaca prompt), raw (back to back) or template (--template_file); auto: chat "
+        "where the tokenizer has a template, else alpaca; raw under a --dataset_format that writes its own "
+        "prompt (alpaca, alpaca-clean, chip2, self-instruct, hh-rlhf, oasst1)")
+    system_prompt: str = option("none", "JSONL data, chat format: the system message of records that have "
+                                "none; none keeps a template's own default system text out, template-default "
+                                "lets the template add it")
+    template_file: str | None = option(None, "JSONL data: a text file whose {prompt} (or {instruction} and "
+                                       "{input}) is filled in; the response follows it")
     eval_dataset_size: float = option(0, "without --eval_file, hold out this many training examples "
                                   "(or this fraction when below 1) for evaluation; 0: none")
     max_train_samples: int | None = option(None, "use only the first N training examples (quick runs)")

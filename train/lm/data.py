@@ -23,6 +23,10 @@ from prep.tokenize.encode import TokenizeConfig, encode_records
 
 ARROW_SUFFIXES = (".arrow", ".ipc")
 HUB_DATASETS = ("alpaca", "alpaca-clean", "chip2", "self-instruct", "hh-rlhf", "longform", "oasst1", "vicuna")
+# qlora.py's --dataset_format values whose converter writes the whole prompt itself: the pair is
+# then tokenized back to back, as qlora.py did, unless --prompt_format says otherwise.
+WRITES_OWN_PROMPT = ("alpaca", "alpaca-clean", "chip2", "self-instruct", "hh-rlhf", "oasst1")
+
 
 def _alpaca(r: dict) -> dict:
     return {"input": alpaca_template(r.get("instruction") or "", r.get("input") or ""), "output": r.get("output")}
@@ -77,7 +81,8 @@ def load_jsonl(spec: str, tokenizer, data_args, specials) -> object:
             records.append(FORMATS[fmt](item.record))
     config = TokenizeConfig(max_length=max_length(data_args), train_on_source=data_args.train_on_source,
                             source_max_len=data_args.source_max_len,
-                            target_max_len=data_args.target_max_len, add_special_tokens=tuple(specials))
+                            target_max_len=data_args.target_max_len, add_special_tokens=tuple(specials),
+                            **prompt_settings(data_args))
     counters = Counter()
     examples = list(encode_records(records, tokenizer, config, counters))
     _report(spec, broken, counters)
@@ -87,6 +92,21 @@ def load_jsonl(spec: str, tokenizer, data_args, specials) -> object:
     ids = [e["input_ids"] for e in examples]
     return datasets.Dataset.from_dict({"input_ids": ids, "labels": [e["labels"] for e in examples],
                                        "length": [len(x) for x in ids]})
+
+
+def prompt_settings(data_args) -> dict:
+    """The TokenizeConfig fields for the prompt format, read as `prep tokenize` reads its flags."""
+    name = getattr(data_args, "prompt_format", "auto") or "auto"
+    if name == "auto" and data_args.dataset_format in WRITES_OWN_PROMPT:
+        name = "raw"
+    template = None
+    if getattr(data_args, "template_file", None):
+        try:
+            template = Path(data_args.template_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StageError(f"--template_file {data_args.template_file}: cannot read it ({exc})") from exc
+    return {"prompt_format": name, "system_prompt": getattr(data_args, "system_prompt", "none") or "none",
+            "template": template}
 
 
 LOADERS = {"arrow": load_arrow, "jsonl": load_jsonl}

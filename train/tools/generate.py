@@ -2,8 +2,10 @@
 
   tunesmith models generate --model M [--adapter RUN_DIR] --prompt "..." [--max-new-tokens 64]
 
-Uses the tokenizer's chat template when it has one (the prompt becomes one user turn),
-else the raw prompt; greedy decoding, so the same model and prompt give the same answer.
+Uses the tokenizer's chat template when it has one (the prompt becomes one user turn, with the
+system prompt chosen as `prep tokenize --system-prompt` chooses it, so that the model is asked as
+it was trained), else the raw prompt; greedy decoding, so the same model and prompt give the same
+answer.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from prep.core.errors import StageError
+from prep.tokenize.formats import resolve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, help="the question or instruction")
     parser.add_argument("--max-new-tokens", "--max_new_tokens", dest="max_new_tokens", type=int, default=64,
                         help="tokens to generate at most")
+    parser.add_argument("--system-prompt", "--system_prompt", dest="system_prompt", default="none",
+                        metavar="TEXT|none|template-default",
+                        help="the system message, as `prep tokenize --system-prompt` takes it: none keeps a "
+                        "template's own default system text out")
     parser.add_argument("--no-chat-template", dest="chat_template", action="store_false",
                         help="feed the prompt as raw text even when the tokenizer has a chat template")
 
@@ -46,12 +53,14 @@ def load(model_path: str, adapter: str | None):
     return model.eval(), tokenizer
 
 
-def answer(model, tokenizer, prompt: str, max_new_tokens: int, chat_template: bool = True) -> str:
+def answer(model, tokenizer, prompt: str, max_new_tokens: int, chat_template: bool = True,
+           system_prompt: str = "none") -> str:
     # torch: imported here to keep it off the CLI's start-up path
     import torch
 
     if chat_template and tokenizer.chat_template:
-        inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+        _, messages = resolve(tokenizer, "chat", system_prompt).chat([{"role": "user", "content": prompt}])
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                return_tensors="pt", return_dict=True)
     else:
         inputs = tokenizer(prompt, return_tensors="pt")
@@ -63,5 +72,5 @@ def answer(model, tokenizer, prompt: str, max_new_tokens: int, chat_template: bo
 
 def run(args: argparse.Namespace) -> int:
     model, tokenizer = load(args.model, args.adapter)
-    print(answer(model, tokenizer, args.prompt, args.max_new_tokens, args.chat_template))
+    print(answer(model, tokenizer, args.prompt, args.max_new_tokens, args.chat_template, args.system_prompt))
     return 0
