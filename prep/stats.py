@@ -1,8 +1,10 @@
 """Describe a JSONL dataset: kinds, lengths, empty fields, duplicates. Writes nothing.
 
-Lengths are of the whole record (prep.core.shapes.main_text), in characters and in words,
-and for input-output records of each side. The duplicate rate counts records whose
-normalised text (casefolded, whitespace collapsed) was seen before in the file.
+Lengths are of the whole record (prep.core.shapes.main_text: an alpaca record's instruction,
+input and output together), in characters and in words, and for prompt/response records of each
+side. Empty fields are counted under the record's own key names (instruction, input, context,
+response...). The duplicate rate counts records whose normalised whole text (casefolded,
+whitespace collapsed) was seen before in the file.
 """
 from __future__ import annotations
 
@@ -11,7 +13,17 @@ import json
 from collections import Counter
 
 from prep.core.records import read_records
-from prep.core.shapes import kind, main_text
+from prep.core.shapes import (
+    Unusable,
+    folded,
+    kind,
+    layout_of,
+    main_text,
+    needed_keys,
+    response_text,
+    used_keys,
+    view,
+)
 
 PERCENTILES = (50, 90, 99)
 
@@ -31,12 +43,24 @@ def percentiles(values: list[int]) -> dict:
 
 
 def empty_fields(record: dict) -> list[str]:
-    k = kind(record)
-    keys = {"messages": [], "input-output": ["input", "output"], "text": ["text"]}[k]
-    empty = [key for key in keys if not str(record.get(key) or "").strip()]
-    if k == "messages" and not record["messages"]:
-        empty.append("messages")
-    return empty
+    """The record's own keys (as its layout names them: instruction, input, context, response...)
+    that are there but blank, and a chat with no turns."""
+    layout = layout_of(record)
+    if layout is None:
+        return [key for key in ("text", "input", "output") if key in record and not str(record[key] or "").strip()]
+    source = record if all(k in record for k in needed_keys(layout)) else folded(record)
+    if layout in ("messages", "sharegpt"):
+        turns = source.get("messages", source.get("conversations"))
+        return [layout] if not turns else []
+    return [key for key in used_keys(layout) if key in source and not str(source[key] or "").strip()]
+
+
+def prompt_text(record: dict) -> str:
+    try:
+        seen = view(record)
+    except Unusable:
+        return ""
+    return seen[1] if seen[0] == "supervised" else ""
 
 
 def describe(spec: str) -> dict:
@@ -57,9 +81,9 @@ def describe(spec: str) -> dict:
         text = main_text(record)
         chars.append(len(text))
         words.append(len(text.split()))
-        if k == "input-output":
-            input_words.append(len(str(record.get("input") or "").split()))
-            output_words.append(len(str(record.get("output") or "").split()))
+        if k == "input-output":  # the prompt as shapes builds it: instruction and input together
+            input_words.append(len(prompt_text(record).split()))
+            output_words.append(len(response_text(record).split()))
         digest = hashlib.sha1(" ".join(text.casefold().split()).encode("utf-8")).digest()
         duplicates += digest in seen
         seen.add(digest)

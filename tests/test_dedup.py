@@ -248,3 +248,15 @@ def test_registered_with_every_flag_documented(cli):
     for flag in ("--threshold", "--exact-only", "--num-perm", "--shingle", "--bands", "--rows", "--seed",
                  "--keep-duplicates", "--input-file", "--quiet"):
         assert flag in out
+
+
+def test_records_differing_only_in_their_instruction_are_all_kept(dedup, tmp_path):
+    """Same input, same short output, different instructions: three different records (alpaca and
+    extracted layouts alike), while a true copy is still caught."""
+    rows = [{"id": "a", "instruction": "Is 7 a prime number?", "input": "", "output": "Yes."},
+            {"id": "b", "instruction": "Is the sky blue on a clear day?", "input": "", "output": "Yes."},
+            {"id": "c", "input": "Does water boil at 100 C at sea level?", "output": "Yes."},
+            {"id": "d", "instruction": "Is 7 a prime number?", "input": "", "output": "Yes."}]
+    kept, rejects, _ = run(dedup, tmp_path, rows)
+    assert [r["id"] for r in kept] == ["a", "b", "c"]
+    assert [r["record"]["id"] for r in rejects] == ["d"]

@@ -86,9 +86,28 @@ def test_template_mode(cli, small_csv, tmp_path):
                        "--template", r"# {title}\n{body} {{{tag}}}")
     assert code == 0, err
     texts = [r["text"] for r in read_jsonl(out)]
+    # Row 3's body is empty: it renders as nothing, the row is kept.
     assert texts == ["# Commas, inside\nfirst line\nsecond line {x}", "# Zoë 東京\nnaïve café {y}",
-                     '# He said "hi", then left\nok {w}']
-    assert stats_of(out)["dropped"] == {"empty": 1}                 # row 3: body is empty
+                     "# Empty body\n {z}", '# He said "hi", then left\nok {w}']
+    assert stats_of(out)["dropped"] == {}
+
+
+def test_template_with_an_optional_column(cli, tmp_path):
+    """Alpaca exported as CSV: an empty input renders as nothing, a row with nothing at all is dropped,
+    and a cell of code keeps the indentation of its first line."""
+    src = tmp_path / "alpaca.csv"
+    src.write_text('instruction,input,output\n'
+                   'Add the numbers.,2 and 3,5\n'
+                   'Name a colour.,,Teal.\n'
+                   ',,\n'
+                   'Fix the loop.,"    for i in range(3):\n    print(i)",ok\n', encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    code, _, err = cli("prep", "extract", "csv", "--input", src, "--output", out, "--quiet",
+                       "--template", r"{instruction}\n\n{input}")
+    assert code == 0, err
+    assert [r["text"] for r in read_jsonl(out)] == [
+        "Add the numbers.\n\n2 and 3", "Name a colour.", "Fix the loop.\n\n    for i in range(3):\n    print(i)"]
+    assert stats_of(out)["dropped"] == {"empty": 1}
 
 
 def test_template_with_unknown_field_lists_columns(cli, small_csv, tmp_path):

@@ -17,3 +17,19 @@ def test_stats_report(tmp_path, cli):
     assert report["words"]["max"] == 3 and report["output_words"]["max"] == 2
     code, out, _ = cli("prep", "stats", src)
     assert code == 0 and "records       5" in out and f"{src}:6" in out
+
+
+def test_stats_judge_alpaca_records_whole(tmp_path, cli):
+    """Records that differ only in their instruction are not duplicates; a blank instruction is counted."""
+    rows = [{"instruction": "Is 7 prime?", "input": "", "output": "Yes."},
+            {"instruction": "Is the sky blue on a clear day?", "input": "", "output": "Yes."},
+            {"instruction": "Is 7 prime?", "input": "", "output": "Yes."},
+            {"instruction": " ", "input": "x", "output": "Yes."},
+            {"instruction": "Summarise.", "context": "", "response": "Short.", "category": "summarization"}]
+    src = tmp_path / "alpaca.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code, out, _ = cli("prep", "stats", src, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["duplicates"] == 1
+    assert report["empty_fields"] == {"context": 1, "input": 3, "instruction": 1}
+    assert report["input_words"]["max"] == 8   # the instruction counts as prompt words

@@ -261,7 +261,7 @@ def test_added_special_tokens_are_single_tokens(tmp_path, tokenizers_dir):
     tok = load_tokenizer(tokenizers_dir["bos_eos"], ("<|model|>",))
     (ex,), _ = encode(tok, [{"input": "hello<|model|>", "output": "world"}])
     assert tok.convert_tokens_to_ids("<|model|>") in ex["input_ids"]
-    with pytest.raises(StageError, match="cannot load a tokenizer"):
+    with pytest.raises(StageError, match="no such folder"):
         load_tokenizer(tmp_path / "missing")
 
 
@@ -276,3 +276,12 @@ def test_template_that_refuses_a_chat_drops_it(toks):
     finally:
         tok.chat_template = template
     assert len(examples) == 1 and drops[0][0] == "chat-template-error" and "must start with a user" in drops[0][1]
+
+
+def test_missing_tokenizer_folder_says_so(tmp_path, cli):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"input": "q", "output": "a"}])
+    code, _, err = cli("prep", "tokenize", "--input", src, "--output", tmp_path / "o.arrow",
+                       "--tokenizer-path", tmp_path / "no-such-model")
+    assert code == 2
+    assert "no such folder" in err and "nothing is downloaded" in err and "Repo id" not in err
+    assert not (tmp_path / "o.arrow").exists()

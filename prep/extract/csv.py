@@ -11,8 +11,9 @@ the source file, the data row number and the line the row starts on.
 The header is checked before any row is read: a column that is not there stops the stage
 with the list of columns that are. Rows are streamed in batches of --chunk-size, so memory
 stays bounded on any file size. Quoted commas, line breaks inside quotes, doubled quotes,
-a UTF-8 byte-order mark and any --encoding are handled. A row with any chosen cell empty is
-dropped ("empty"); a row with the wrong number of fields, broken quoting or undecodable bytes
+a UTF-8 byte-order mark and any --encoding are handled. A row whose chosen cell (or, for
+--input-column/--output-column, either cell) is empty is dropped ("empty"); a template renders an
+empty cell as nothing and drops a row only when every cell it names is empty. A row with the wrong number of fields, broken quoting or undecodable bytes
 is counted as an error with its line number, and the rest of the file is read.
 """
 from __future__ import annotations
@@ -33,8 +34,18 @@ DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pi
 
 
 def cell(value: str) -> str:
-    """A cell as text: Windows line ends made \\n, outer whitespace off, NFC."""
-    return unicodedata.normalize("NFC", value.replace("\r\n", "\n").strip())
+    """A cell as text: Windows line ends made \\n, NFC, outer whitespace off.
+
+    A cell of several lines keeps the indentation of its first line (code, YAML, verse): only
+    blank lines before it and whitespace after the text go.
+    """
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
+    if "\n" not in value.strip():
+        return value.strip()
+    lines = value.rstrip().split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 def text_mode(args, index: dict[str, int], columns: list[str]) -> Callable:
@@ -62,11 +73,12 @@ def template_mode(args, index: dict[str, int], columns: list[str]) -> Callable:
     used = list(dict.fromkeys(template.fields))
 
     def build(fields):
-        text = cell(template.render(fields))
-        empty = [name for name in used if not fields[index[name]].strip()]
-        if not text:
-            return {"text": text}, "the template gives no text"
-        return {"text": text}, f"column(s) {', '.join(map(repr, empty))} empty" if empty else None
+        # An empty cell renders empty (an optional input); a row is dropped only when every cell
+        # the template names is empty. Whitespace the empty cells leave at the end goes.
+        text = template.render([cell(f) for f in fields]).rstrip()
+        if all(not fields[index[name]].strip() for name in used) or not text.strip():
+            return {"text": text}, f"column(s) {', '.join(map(repr, used))} empty: the template gives no text"
+        return {"text": text}, None
     return build
 
 

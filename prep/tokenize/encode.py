@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from prep.core.errors import StageError
@@ -45,13 +46,18 @@ class TokenizeConfig:
 
 
 def load_tokenizer(path: str, add_special_tokens: Iterable[str] = ()):
-    """A fast tokenizer from a local folder or hub id, with extra special tokens added."""
+    """A fast tokenizer from a local folder, or a hub id already in the local cache; never downloads."""
     # transformers: imported here to keep it off the CLI's start-up path
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError) as exc:
+        if not Path(path).exists():
+            raise StageError(f"tokenizer {str(path)!r}: no such folder, and no model of that name in the local "
+                             "hub cache; nothing is downloaded at run time: pass a folder holding "
+                             "tokenizer.json (the model's folder; `tunesmith models smollm2` makes the default "
+                             "one)") from None
         raise StageError(f"cannot load a tokenizer from {str(path)!r}: {exc}") from exc
     if not getattr(tokenizer, "is_fast", False):
         raise StageError(f"{path}: only a slow tokenizer is available; a fast one (tokenizer.json) is needed")
