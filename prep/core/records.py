@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -78,6 +79,41 @@ def set_meta(record: dict, **values) -> dict:
     return record
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value (most JSON readers reject it)")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value) -> bool:
+    """A lone UTF-16 surrogate (only a ``\\udXXX`` escape can make one): not text any encoder writes."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def parse_json(text: str):
+    """``json.loads`` with every way real files break it turned into one ValueError with the reason:
+    bad syntax, NaN/Infinity, numbers past Python's 4,300-digit limit, nesting deeper than the
+    interpreter's stack, lone surrogates. The same rule at every reader, once."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply (more levels than a record can have)") from None
+    except ValueError as exc:  # the int digit limit, or NaN/Infinity above
+        raise ValueError(str(exc).split(";")[0]) from None
+    if ("\\ud" in text or "\\uD" in text) and _has_surrogate(value):
+        raise ValueError("a lone UTF-16 surrogate (\\udXXX) in a string: not valid Unicode text")
+    return value
+
+
 def _parse_line(raw: bytes, where: str) -> Read:
     try:
         text = raw.decode("utf-8")
@@ -85,9 +121,9 @@ def _parse_line(raw: bytes, where: str) -> Read:
         return Read(None, where, f"not UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})",
                     raw.decode("utf-8", "replace")[:RAW_PREVIEW_CHARS])
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Read(None, where, f"invalid JSON at column {exc.colno}: {exc.msg}", text[:RAW_PREVIEW_CHARS])
+        value = parse_json(text)
+    except ValueError as exc:
+        return Read(None, where, str(exc), text[:RAW_PREVIEW_CHARS])
     if not isinstance(value, dict):
         return Read(None, where, f"expected a JSON object, got {type(value).__name__}",
                     text[:RAW_PREVIEW_CHARS])
@@ -121,12 +157,12 @@ def read_json_array(path: Path) -> Iterator[Read]:
         yield Read(None, f"{path}:1", f"not UTF-8 (byte offset {exc.start})")
         return
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" and text.lstrip().startswith("{"):
+        value = parse_json(text)
+    except ValueError as exc:
+        if "Extra data" in str(exc) and text.lstrip().startswith("{"):
             yield from read_jsonl(path)
             return
-        yield Read(None, f"{path}:{exc.lineno}", f"invalid JSON at column {exc.colno}: {exc.msg}")
+        yield Read(None, f"{path}:1", str(exc))
         return
     items = value if isinstance(value, list) else [value]
     for index, item in enumerate(items):
@@ -148,5 +184,6 @@ def read_records(spec: str | Path) -> Iterator[Read]:
 
 
 def dumps(record: dict) -> str:
-    """One output line. Key order is kept and non-ASCII is written as is (smaller, readable)."""
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    """One output line. Key order is kept and non-ASCII is written as is (smaller, readable);
+    NaN and Infinity are refused rather than written as the bare words most readers reject."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,67 @@
+"""Lines that break JSON readers in the wild: every stage rejects them with file:line and a reason,
+keeps the good records, writes only standard JSON, and never ends in a traceback."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stage_outputs import outputs
+
+GOOD = {"id": "ok", "instruction": "Name a prime.", "input": "", "output": "Seven is prime."}
+HOSTILE = {
+    "deep": ("[" * 10_000 + "]" * 10_000, "nested too deeply"),
+    "huge int": ('{"id": 1, "text": "x", "n": ' + "9" * 5000 + "}", "4300 digits"),
+    "surrogate": ('{"id": 2, "text": "a \\ud800 b"}', "surrogate"),
+    "nan": ('{"id": 3, "text": NaN}', "NaN"),
+    "infinity": ('{"id": 4, "input": "q", "output": "a", "score": Infinity}', "Infinity"),
+}
+
+
+def strict(line: str):
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON written: {name}")
+    return json.loads(line, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("stage", [["extract", "jsonl"], ["clean"], ["dedup"], ["stats"]])
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_line_is_rejected_with_its_place(cli, tmp_path, stage, kind):
+    raw, reason = HOSTILE[kind]
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(GOOD) + "\n" + raw + "\n", encoding="utf-8")
+    if stage == ["stats"]:
+        code, out, err = cli("prep", "stats", src, "--json")
+        report = json.loads(out)
+        assert code == 0 and report["errors"] == 1 and reason in report["error_lines"][0]
+        assert report["error_lines"][0].startswith(f"{src}:2")
+        return
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", *stage, "--input", src, "--output", out, "--quiet")
+    assert code == 0, err
+    assert "Traceback" not in err
+    kept, rejects, stats = outputs(out)
+    assert [r["id"] for r in kept] == ["ok"] and stats["errors"] == 1
+    assert rejects[-1]["where"] == f"{src}:2" and reason in rejects[-1]["detail"]
+    for line in out.read_text(encoding="utf-8").splitlines():
+        strict(line)
+
+
+def test_a_json_array_file_nested_too_deep_is_one_error(cli, tmp_path):
+    src = tmp_path / "deep.json"
+    src.write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", tmp_path / "o.jsonl", "--quiet")
+    assert code == 2 and "kept 0 of 1" in err and "Traceback" not in err
+    _, rejects, stats = outputs(tmp_path / "o.jsonl")
+    assert stats["errors"] == 1 and "nested too deeply" in rejects[0]["detail"]
+
+
+def test_tokenize_rejects_them_too(cli, tmp_path, tokenizers_dir):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(GOOD) + "\n" + "\n".join(raw for raw, _ in HOSTILE.values()) + "\n")
+    out = tmp_path / "o.arrow"
+    code, _, err = cli("prep", "tokenize", "--input", src, "--output", out, "--tokenizer-path",
+                       tokenizers_dir["bos_eos"], "--quiet")
+    assert code == 0, err
+    stats = json.loads((tmp_path / "o.arrow.stats.json").read_text())
+    assert stats["kept"] == 1 and stats["errors"] == len(HOSTILE)
