@@ -1,95 +1,200 @@
 """Normalise text and drop refusals, disclaimers and records of the wrong length.
 
-Every text field (text, input, output, message contents) is normalised: Unicode NFC,
-line endings to \\n, zero-width characters and stray control characters removed,
-non-breaking spaces to spaces, runs of spaces collapsed, at most one blank line in a row.
+Normalisation touches the text fields of every layout (text, input, output, instruction,
+context, response, prompt, generation, completion, question, answer, system, and the turns
+of messages and conversations) and changes only this:
+  - line endings: CRLF and lone CR become LF;
+  - trailing spaces and tabs at the end of each line are removed;
+  - blank lines at the start and end of a field are removed;
+  - in prose lines only (see below): Unicode NFC, zero-width characters and control
+    characters other than tab removed, non-breaking and other Unicode spaces turned into
+    plain spaces, runs of spaces between words shrunk to one (not inside `inline code`,
+    not on "key: value" lines, not on lines holding a tab or a table bar |), and more
+    than one blank line between two prose lines shrunk to one.
+Leading spaces and tabs are never touched, nor are tabs anywhere. Code passes through as it is apart from
+line endings and trailing spaces: lines inside ``` or ~~~ fences (an unclosed fence runs to
+the end), lines indented by a tab or four spaces, lines that read as code (assignments,
+calls, keywords, lines ending in ; { or }), and every line of a field that is code as a
+whole (Python that parses, or mostly code-like lines).
+
 Then each record goes through the checks in order; the first that fails drops it with a
-reason: "empty", "refusal" (a phrase from the built-in list in prep/refusals.txt, plus
---phrases FILE, found case-insensitively on the response side: the output of input-output
-records, the assistant turns of chats, the whole text of text records), "too-short",
-"too-long" (words of the whole record).
+reason: "empty"; "refusal" (prep/refusals.py: the context-aware rules, the phrases of
+prep/refusals.txt and of --phrases FILE; judged on the prose of the response side only,
+the output of input-output records, the assistant turns of chats, the whole text of text
+records, never inside code or quotation marks; the detail names the rule and the words
+matched); "too-short" and "too-long" (words of the whole record).
 """
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
+import warnings
 from functools import partial
-from importlib import resources
+from itertools import groupby
 from pathlib import Path
 
-from prep.core.errors import StageError
+from prep import refusals
 from prep.core.flags import add_common
 from prep.core.records import input_files, read_records
-from prep.core.shapes import kind, main_text, response_text
+from prep.core.shapes import Unusable, kind, main_text, response_text, view
 from prep.core.stage import Stage, apply, options_of
 
+# Text fields of every layout prep.core.shapes reads (keys in any letter case).
+TEXT_KEYS = frozenset({"text", "input", "output", "instruction", "context", "response", "prompt", "generation",
+                       "completion", "question", "answer", "system"})
 # Characters that carry no text: zero-width spaces/joiners, word joiner, BOM.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-# C0/C1 controls except tab and newline (a CR was already turned into a newline).
+# C0/C1 controls except tab and newline.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
-# Typographic quotes read as straight ones when matching phrases ("I’m" == "I'm").
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+_ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_INLINE_CODE = re.compile(r"(`+)[^`\n]*?\1")
+# An inline code span (kept as it is) or a run of spaces between words (shrunk to one).
+_SPAN_OR_RUN = re.compile(r"(`+)[^`\n]*?\1|(?<=\S) {2,}(?=\S)")
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+_INDENTED = re.compile(r"^(?:\t| {4})")
+_CODE_LINE = re.compile(r"""
+    [;{}]\s*$                                            # C, JS, CSS, SQL statements and blocks
+  | ^\s*(?:\#include|\#!|//|/\*|\*/|<\?php|<!--|</?[A-Za-z][\w-]*(?:\s|>|/>|$))
+  | ^\s*(?:def|class|import|return|elif|except|finally|lambda|raise|yield|async|await|function
+           |const|let|var|public|private|protected|static|void|package|namespace|using|fn|impl
+           |struct|enum|SELECT|FROM|WHERE|GROUP\s+BY|ORDER\s+BY|JOIN|INSERT|UPDATE|DELETE
+           |CREATE|ALTER|DROP|VALUES)\b(?!\s*[,.!?]?$)
+  | ^\s*from\s+\S+\s+import\b
+  | ^\s*(?:if|for|while|else|try|with)\b.*:\s*$           # Python block openers
+  | ^\s*[A-Za-z_$][\w.$\[\]'"]*\s*(?:=|\+=|-=|\*=|/=|:=|==)\s*\S   # assignment, comparison
+  | ^\s*[A-Za-z_$][\w.$]*\(.*\)[;,]?\s*$                  # a bare call
+""", re.X)
+# "key: value" lines (YAML, config, headers): their spacing may be data, so it is kept; they
+# still count as prose for the refusal rules ("Note: as of my knowledge cutoff...").
+_KEY_LINE = re.compile(r"^\s*[\w.-]+:(?:\s|$)")
+# A field counts as code as a whole when this share of its non-blank lines reads as code.
+CODE_SHARE = 0.6
+# Python fields longer than this are not test-parsed (characters): parsing is the slow part.
+MAX_PARSE_CHARS = 200_000
+
+
+def _line_is_code(line: str) -> bool:
+    return bool(_INDENTED.match(line) or _CODE_LINE.search(line))
+
+
+def _parses_as_python(text: str) -> bool:
+    if len(text) > MAX_PARSE_CHARS or not any(c in text for c in "=(:["):
+        return False
+    try:
+        with warnings.catch_warnings():   # "invalid escape sequence" and the like: not ours to report
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except (SyntaxError, ValueError):   # ValueError: NUL bytes in the source
+        return False
+    return True
+
+
+def _is_code_field(lines: list[str]) -> bool:
+    filled = [line for line in lines if line.strip()]
+    if not filled or any(map(_FENCE.match, filled)):
+        return False   # fenced code means markdown: judged line by line
+    if sum(map(_line_is_code, filled)) >= CODE_SHARE * len(filled):
+        return True
+    return len(filled) > 1 and _parses_as_python("\n".join(lines))
+
+
+def code_flags(lines: list[str]) -> list[bool]:
+    """For each line: True where it is code (fenced, indented, code-like, or a code field)."""
+    if _is_code_field(lines):
+        return [True] * len(lines)
+    flags, fence = [], None
+    for line in lines:
+        marker = _FENCE.match(line)
+        if fence is not None:
+            flags.append(True)
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence) \
+                    and not marker.group(2).strip():
+                fence = None
+        elif marker:
+            flags.append(True)
+            fence = marker.group(1)
+        else:
+            flags.append(_line_is_code(line))
+    return flags
+
+
+def _tidy_prose(line: str) -> str:
+    line = _CONTROL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", line)))
+    indent = len(line) - len(line.lstrip(" \t"))
+    head, body = line[:indent], _ODD_SPACES.sub(" ", line[indent:])
+    if not ("\t" in body or "|" in body or _KEY_LINE.match(line)):
+        body = _SPAN_OR_RUN.sub(lambda m: m.group(0) if m.group(1) else " ", body)
+    return (head + body).rstrip(" \t")
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", _INVISIBLE.sub("", text))
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    """``text`` normalised as the module docstring says; code keeps every byte but line ends."""
+    lines = [line.rstrip(" \t") for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    flags = code_flags(lines)
+    out: list[str] = []
+    blanks = 0          # blank lines seen since the last non-blank one
+    last_code = True    # whether that line was code (True at the start: leading blanks go)
+    for line, is_code in zip(lines, flags):
+        if not line and not is_code:
+            blanks += 1
+            continue
+        if blanks and out:
+            # Between two prose lines one blank line is enough; next to code keep them all.
+            out += [""] * (1 if not (is_code or last_code) else blanks)
+        blanks = 0
+        out.append(line if is_code else _tidy_prose(line))
+        last_code = is_code
+    return "\n".join(out).strip("\n")
+
+
+def prose_of(text: str) -> str:
+    """What refusals are sought in: ``text`` with each run of code lines and each `inline code`
+    span replaced by a placeholder (so that a reply that is mostly code does not read as empty)."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    for is_code, run in groupby(zip(lines, code_flags(lines)), key=lambda pair: pair[1]):
+        kept += ["", "[code]", ""] if is_code else [line for line, _ in run]
+    return _INLINE_CODE.sub("CODE", "\n".join(kept))
 
 
 def normalise_record(record: dict) -> dict:
-    for key in ("text", "input", "output", "instruction", "prompt", "generation"):
-        if isinstance(record.get(key), str):
-            record[key] = normalise(record[key])
-    if isinstance(record.get("messages"), list):
-        for message in record["messages"]:
-            if isinstance(message, dict) and isinstance(message.get("content"), str):
-                message["content"] = normalise(message["content"])
+    for key, value in record.items():
+        if isinstance(value, str) and str(key).lower() in TEXT_KEYS:
+            record[key] = normalise(value)
+    # Chat turns: OpenAI-style messages[].content and ShareGPT-style conversations[].value.
+    for listing, key in (("messages", "content"), ("conversations", "value")):
+        turns = record.get(listing)
+        for turn in turns if isinstance(turns, list) else ():
+            if isinstance(turn, dict) and isinstance(turn.get(key), str):
+                turn[key] = normalise(turn[key])
     return record
 
 
-def load_phrases(extra: Path | None = None) -> list[str]:
-    """The built-in phrase list, plus the lines of ``extra`` (one phrase a line, # comments)."""
-    texts = [resources.files("prep").joinpath("refusals.txt").read_text(encoding="utf-8")]
-    if extra is not None:
-        try:
-            texts.append(Path(extra).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StageError(f"--phrases {extra}: cannot read it as UTF-8 text ({exc})") from exc
-    phrases = []
-    for text in texts:
-        for line in text.splitlines():
-            line = line.strip().lower().translate(_QUOTES)
-            if line and not line.startswith("#") and line not in phrases:
-                phrases.append(line)
-    return phrases
-
-
-def phrase_pattern(phrases: list[str]) -> re.Pattern:
-    # One alternation, longest first, so the reported match is the most specific phrase.
-    ordered = sorted(phrases, key=len, reverse=True)
-    return re.compile("|".join(re.escape(p) for p in ordered), re.IGNORECASE)
-
-
 def check_empty(record: dict):
+    # The response as the record's layout names it: output, generation, response, answer, turns.
     k = kind(record)
-    if k == "input-output" and not str(record.get("output") or "").strip():
-        return "empty", "output is empty"
-    if k == "messages" and not any(
-            isinstance(m, dict) and m.get("role") in ("assistant", "gpt", "model") and str(m.get("content", "")).strip()
-            for m in record["messages"]):
-        return "empty", "no assistant turn with content"
+    if k != "text" and not response_text(record).strip():
+        return "empty", "output is empty" if k == "input-output" else "no assistant turn with content"
     if not main_text(record).strip():
         return "empty", "no text"
     return None
 
 
-def check_refusal(record: dict, pattern: re.Pattern):
-    match = pattern.search(response_text(record).translate(_QUOTES))
-    return None if match is None else ("refusal", f"matched {match.group(0).lower()!r}")
+def request_text(record: dict) -> str:
+    """What the response answers: the prompt, or the system and user turns of a chat."""
+    try:
+        seen = view(record)
+    except Unusable:
+        return ""
+    if seen[0] == "chat":
+        return "\n".join(m["content"] for m in seen[1] if m["role"] in ("system", "user"))
+    return seen[1] if seen[0] == "supervised" else ""
+
+
+def check_refusal(record: dict, rules: list[refusals.Rule]):
+    found = refusals.find(prose_of(response_text(record)), rules, request_text(record))
+    return None if found is None else ("refusal", found)
 
 
 def check_length(record: dict, min_words: int, max_words: int | None):
@@ -104,24 +209,25 @@ def check_length(record: dict, min_words: int, max_words: int | None):
 def add_arguments(parser) -> None:
     add_common(parser)
     parser.add_argument("--phrases", type=Path, default=None,
-                        help="a file of extra refusal phrases, one a line (# comments), added to the "
-                        "built-in list")
+                        help="a file of extra refusal phrases, one a line (# comments; a leading ^ "
+                        "matches only at the start of the reply or of a sentence), added to the "
+                        "built-in rules and prep/refusals.txt")
     parser.add_argument("--min-words", "--min_words", type=int, default=1,
                         help="drop records with fewer words than this (whole record)")
     parser.add_argument("--max-words", "--max_words", type=int, default=None,
                         help="drop records with more words than this (default: no limit)")
     parser.add_argument("--keep-refusals", "--keep_refusals", action="store_true",
-                        help="normalise and length-filter only; keep records with refusal phrases")
+                        help="normalise and length-filter only; keep records with refusals")
 
 
 def run(args) -> int:
-    phrases = load_phrases(args.phrases)
+    rules = refusals.load_rules(args.phrases)
     checks = [check_empty]
     if not args.keep_refusals:
-        checks.append(partial(check_refusal, pattern=phrase_pattern(phrases)))
+        checks.append(partial(check_refusal, rules=rules))
     checks.append(partial(check_length, min_words=args.min_words, max_words=args.max_words))
     with Stage("clean", args.output, options_of(args), input_files(args.input), args.quiet) as stage:
-        stage.extra["phrases"] = len(phrases)
+        stage.extra["refusal_rules"] = len(rules)
         records = (normalise_record(r) for r in stage.records(read_records(args.input)))
         for record in apply(records, checks, stage):
             stage.keep(record)
