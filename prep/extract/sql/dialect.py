@@ -1,11 +1,8 @@
-"""MySQL and PostgreSQL dump statements rewritten as SQLite's, from sqlparse tokens.
+"""MySQL and PostgreSQL statements rewritten as SQLite's, from sqlparse tokens: the slow, exact way.
 
-The scanner (sql_scan.py) has already taken quoted text out as ``:qN`` placeholders, so the
-tokens here are plain SQL. Only the statements a dump needs to rebuild its data are
-rewritten: CREATE TABLE (columns, types, PRIMARY KEY; keys, indexes, engine options,
-comments, charsets dropped), INSERT / REPLACE (schema prefixes, casts, MySQL modifiers and
-``ON DUPLICATE KEY UPDATE`` dropped) and COPY ... FROM stdin (rows bound as parameters).
-Anything else is named by ``classify`` and never rewritten.
+scan.py has already taken quoted text out as ``:qN`` placeholders, so the tokens here are
+plain SQL. Used for CREATE TABLE (schema.py) and for the INSERT forms that inserts.py does
+not read (schema prefixes, casts, MySQL modifiers and ``ON DUPLICATE KEY UPDATE`` dropped).
 """
 from __future__ import annotations
 
@@ -30,8 +27,6 @@ SERIAL_TYPES = {"SERIAL", "BIGSERIAL", "SMALLSERIAL", "SERIAL4", "SERIAL8", "SER
 # NUMERIC rules); anything else (json, uuid, date...) becomes TEXT so that "007" stays "007".
 KEPT_TYPE = re.compile(r"INT|CHAR|CLOB|TEXT|BLOB|BINARY|REAL|FLOA|DOUB|DEC|NUM|BOOL", re.I)
 DEFAULT_WORDS = {"NULL", "TRUE", "FALSE", "CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"}
-CREATE_OBJECTS = ("TABLE", "INDEX", "VIEW", "TRIGGER", "FUNCTION", "PROCEDURE", "SEQUENCE", "DATABASE",
-                  "SCHEMA", "EXTENSION", "TYPE", "DOMAIN", "EVENT", "RULE", "POLICY", "ROLE", "USER")
 
 
 class DialectError(ValueError):
@@ -48,10 +43,9 @@ class NotLoaded(Exception):
 
 @dataclass
 class Plan:
-    """What to run for one statement: SQL, or (COPY) an INSERT template and its rows."""
+    """What to run for one statement, the table it writes, and (CREATE TABLE) its column definitions."""
     sql: str
     table: str
-    copy: Quoted | None = None
     columns: list | None = None
 
 
@@ -61,17 +55,6 @@ def word(token) -> str:
     if ttype in T.Keyword or (ttype in T.Name and ttype is not T.Name.Placeholder):
         return " ".join(value.upper().split())
     return ""
-
-
-def classify(tokens: list) -> str:
-    """The statement's kind: its first word, and for CREATE the object made (CREATE TRIGGER)."""
-    first = word(tokens[0]).split(" ")[0] or "OTHER"
-    if first != "CREATE":
-        return first
-    for token in tokens[1:8]:
-        if word(token) in CREATE_OBJECTS:
-            return f"CREATE {word(token)}"
-    return "CREATE"
 
 
 def ident(name: str) -> str:
@@ -198,24 +181,3 @@ def rewrite_insert(tokens: list, values: dict) -> Plan:
     values_at = next((k for k, w in enumerate(words) if w in ("VALUE", "VALUES", "SELECT")), len(rest))
     sql = f"{verb}{conflict} INTO {ident(table)} {render(rest, values, values_at)}"
     return Plan(sql, table)
-
-
-def rewrite_copy(tokens: list, values: dict) -> Plan:
-    """COPY name [(cols)] FROM stdin: an INSERT template; the rows come with the plan."""
-    table, i = name_at(tokens, 1, values)
-    columns = None
-    if i < len(tokens) and tokens[i][1] == "(":
-        end = group_end(tokens, i)
-        columns = [render(item, values) for item in split_items(tokens, i, end)]
-        i = end
-    tail = [t[1] for t in tokens[i:] if t[1] != ";"]
-    copy = values.get(tail[-1]) if tail else None
-    if copy is None or [w.upper() for w in tail[:-1]] != ["FROM", "STDIN"]:
-        raise NotLoaded("COPY")  # other COPY forms (files, CSV options) are never run
-    return Plan("", table, copy=copy, columns=columns)
-
-
-def copy_sql(plan: Plan, width: int) -> str:
-    """The INSERT a COPY row of ``width`` fields runs as."""
-    names = f" ({', '.join(plan.columns)})" if plan.columns is not None else ""
-    return f"INSERT INTO {ident(plan.table)}{names} VALUES ({', '.join('?' * width)})"

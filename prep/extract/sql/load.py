@@ -1,10 +1,12 @@
-"""Loading a SQL dump into an in-memory SQLite database: CREATE TABLE and INSERT only.
+"""Loading SQL dumps into an in-memory SQLite database: CREATE TABLE and row inserts, nothing else.
 
-The dump is read line by line (gzip too); sql_scan.py takes quoted text and comments out,
-sqlparse's statement splitter cuts the plain SQL into statements as the lines stream past,
-and sql_dialect.py / sql_schema.py rewrite the ones that carry data. Every other statement
-(ATTACH, PRAGMA, DROP, UPDATE, DELETE, triggers, SELECT...) is counted by kind and never
-executed; an authorizer on the connection refuses anything else that might slip through.
+Dumps are read in the order given (a schema file, then data-only files), each cut into
+statements by split.py. CREATE TABLE is rebuilt token by token (schema.py); INSERT goes the
+fast way (inserts.py) or, for unusual forms, token by token (dialect.py); COPY rows go in by
+batch (copy_rows.py). An INSERT or COPY into a table no CREATE TABLE made yet makes it from
+its column list. Every other statement (ATTACH, PRAGMA, DROP, UPDATE, triggers, procedures,
+SELECT...) is counted by kind and never executed; an authorizer on the connection refuses
+anything else that might slip through.
 """
 from __future__ import annotations
 
@@ -13,31 +15,18 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-
-from sqlparse import lexer
-from sqlparse import tokens as T
-from sqlparse.engine.statement_splitter import StatementSplitter
 
 from prep.core.stage import progress
-from prep.extract.sql.dialect import (
-    DialectError,
-    NotLoaded,
-    Plan,
-    classify,
-    copy_sql,
-    rewrite_copy,
-    rewrite_insert,
-)
-from prep.extract.sql.quotes import SNIFF_CHARS, decode_copy_field, detect_dialect
-from prep.extract.sql.scan import Scanner
+from prep.extract.sql.batch import InsertBatcher
+from prep.extract.sql.copy_rows import CopyLoader
+from prep.extract.sql.dialect import DialectError, NotLoaded, ident
+from prep.extract.sql.quotes import SNIFF_CHARS, detect_dialect
+from prep.extract.sql.scan import tokens_of
 from prep.extract.sql.schema import rewrite_create
+from prep.extract.sql.split import CopyRows, Splitter, Statement
 
 # Characters of a failed statement kept in the rejects file.
 PREVIEW_CHARS = 300
-
-REWRITERS = {"CREATE TABLE": rewrite_create, "INSERT": rewrite_insert, "REPLACE": rewrite_insert,
-             "COPY": rewrite_copy}
 SCHEMA_TABLES = ("sqlite_master", "sqlite_schema")
 # Pure functions that sqlite3's own .dump writes into INSERTs to spell newlines and
 # control characters: replace('a\nb','\n',char(10)), unistr('\u000a'). No other call runs.
@@ -46,14 +35,15 @@ LOAD_FUNCTIONS = {"replace", "char", "unistr"}
 
 @dataclass
 class LoadReport:
-    dialect: str
+    dialects: dict = field(default_factory=dict)        # dump file -> dialect it was read as
     skipped: Counter = field(default_factory=Counter)   # kind -> statements never executed
     loaded: Counter = field(default_factory=Counter)    # kind -> statements (COPY: rows) loaded
-    errors: list = field(default_factory=list)          # (line, message, preview)
+    errors: list = field(default_factory=list)          # (file:line, message, preview)
+    made: dict = field(default_factory=dict)            # table -> file:line of the column list it came from
 
 
 def load_authorizer(action, arg1, arg2, db_name, trigger):
-    """While loading: create tables and insert rows in ``main``, nothing else."""
+    """While loading rows: insert into tables of ``main``, nothing else."""
     if db_name not in (None, "main"):
         return sqlite3.SQLITE_DENY
     if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_READ) and arg1 in SCHEMA_TABLES:
@@ -69,88 +59,128 @@ def load_authorizer(action, arg1, arg2, db_name, trigger):
     return sqlite3.SQLITE_DENY
 
 
+def schema_authorizer(action, arg1, arg2, db_name, trigger):
+    """While running a CREATE TABLE this loader wrote itself: the table and its primary-key index.
+
+    A PRIMARY KEY that is not the rowid gets an automatic index, which SQLite builds by reading
+    the (new, empty) table; the SQL holds no expression that could read anything else.
+    """
+    if db_name not in (None, "main"):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_CREATE_INDEX:
+        return sqlite3.SQLITE_OK if str(arg1).startswith("sqlite_autoindex_") else sqlite3.SQLITE_DENY
+    if action in (sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_READ):
+        return sqlite3.SQLITE_OK
+    return load_authorizer(action, arg1, arg2, db_name, trigger)
+
+
 def open_dump(path: Path, encoding: str):
-    # Undecodable bytes become U+FFFD: one bad byte should not stop a dump of good rows.
-    opener = gzip.open if path.suffix == ".gz" else open
-    return opener(path, "rt", encoding=encoding, errors="replace")
+    # Undecodable bytes become U+FFFD: one bad byte should not stop a dump of good rows. A UTF-8
+    # byte-order mark (Windows editors) is skipped; line ends stay as written (CRLF in data too).
+    opener = gzip.open if path.name.endswith(".gz") else open
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"
+    return opener(path, "rt", encoding=encoding, errors="replace", newline="")
 
 
-def sniff(path: Path, encoding: str) -> str:
+def sniff(path: Path, encoding: str) -> str | None:
     with open_dump(path, encoding) as fh:
         return detect_dialect(fh.read(SNIFF_CHARS))
 
 
-def statements(lines, scanner: Scanner) -> Iterator[tuple[int, list]]:
-    """(first line, significant tokens) of each statement, split by sqlparse as lines stream in."""
-    def stream():
-        for number, line in enumerate(lines, 1):
-            yield from lexer.tokenize(scanner.feed(line, number))
+def load_dumps(paths: list[Path], conn: sqlite3.Connection, dialect: str = "auto", encoding: str = "utf-8",
+               quiet: bool = False) -> LoadReport:
+    """Run the dumps' CREATE TABLE / INSERT / COPY into ``conn`` in order; count everything else.
 
-    line = 1
-    for statement in StatementSplitter().process(stream()):
-        tokens = [(t.ttype, t.value) for t in statement.tokens]
-        lead = 0
-        for ttype, value in tokens:
-            if not (ttype in T.Whitespace or ttype in T.Comment):
-                break
-            lead += value.count("\n")
-        start, line = line + lead, line + sum(value.count("\n") for _, value in tokens)
-        significant = [t for t in tokens if not (t[0] in T.Whitespace or t[0] in T.Comment)]
-        if significant and significant != [(T.Punctuation, ";")]:
-            yield start, significant
-
-
-def load_dump(path: Path, conn: sqlite3.Connection, dialect: str = "auto", encoding: str = "utf-8",
-              quiet: bool = False) -> LoadReport:
-    """Run the dump's CREATE TABLE / INSERT / COPY into ``conn``; count everything else."""
-    report = LoadReport(sniff(path, encoding) if dialect == "auto" else dialect)
-    scanner = Scanner(report.dialect)
+    With ``dialect`` "auto" each file is sniffed; one that shows no dialect's marks (a bare
+    data file) is read like the file before it.
+    """
+    report = LoadReport()
+    loader = Loader(conn, report, quiet)
+    previous = None
     conn.set_authorizer(load_authorizer)
     try:
-        with open_dump(path, encoding) as fh:
-            for line, tokens in progress(statements(fh, scanner), quiet, desc="sql load", unit="stmt"):
-                run_statement(conn, line, tokens, scanner.values, report)
-                for _, value in tokens:       # the statement's quoted text is no longer needed
-                    scanner.values.pop(value, None)
+        for path in paths:
+            read_as = dialect if dialect != "auto" else sniff(path, encoding) or previous or "sqlite"
+            report.dialects[str(path)] = previous = read_as
+            loader.load(path, read_as, encoding)
         conn.commit()
     finally:
         conn.set_authorizer(None)
-    report.skipped.update(scanner.directives)
-    report.errors.extend((line, problem, "") for line, problem in scanner.finish())
     return report
 
 
-def run_statement(conn: sqlite3.Connection, line: int, tokens: list, values: dict,
-                  report: LoadReport) -> None:
-    kind = classify(tokens)
-    rewrite = REWRITERS.get(kind)
-    if rewrite is None:
-        report.skipped[kind] += 1
-        return
-    preview = " ".join(values[v].text if v in values else v for _, v in tokens)[:PREVIEW_CHARS]
-    try:
-        plan = rewrite(tokens, values)
-        if plan.copy is not None:
-            load_copy(conn, plan, report)
+class Loader:
+    """Runs one dump's statements; remembers the tables made, across the dumps of one run."""
+
+    def __init__(self, conn: sqlite3.Connection, report: LoadReport, quiet: bool = False):
+        self.conn, self.report, self.quiet = conn, report, quiet
+        self.known: dict[str, list[str]] = {}   # lower-case table name -> its column definitions
+        self.path = Path()
+        self.copies = CopyLoader(self)
+        self.inserts = InsertBatcher(self)
+
+    def where(self, line: int) -> str:
+        return f"{self.path}:{line}"
+
+    def error(self, line: int, message: str, text: str = "") -> None:
+        self.report.errors.append((self.where(line), message, text[:PREVIEW_CHARS]))
+
+    def load(self, path: Path, dialect: str, encoding: str) -> None:
+        self.path = path
+        with open_dump(path, encoding) as fh:
+            splitter = Splitter(fh, dialect)
+            for item in progress(splitter, self.quiet, desc=f"sql {path.name}", unit="stmt"):
+                if isinstance(item, CopyRows):
+                    self.copies.rows(item)
+                else:
+                    self.statement(item, dialect, splitter.backslashes)
+            self.inserts.flush()
+        self.report.skipped.update(splitter.directives)
+
+    def statement(self, st: Statement, dialect: str, backslashes: bool) -> None:
+        self.copies.target = None
+        if st.kind not in ("INSERT", "REPLACE"):
+            self.inserts.flush()   # rows go in in dump order
+        run = {"CREATE TABLE": self.create, "INSERT": self.inserts.add, "REPLACE": self.inserts.add,
+               "COPY": self.copies.head}.get(st.kind)
+        if run is None:
+            self.report.skipped[st.kind] += 1
             return
-        conn.execute(plan.sql)
-    except NotLoaded as exc:
-        report.skipped[exc.kind] += 1
-    except (DialectError, sqlite3.Error) as exc:
-        report.errors.append((line, f"{kind} failed: {exc}", preview))
-    else:
-        report.loaded[kind] += 1
-
-
-def load_copy(conn: sqlite3.Connection, plan: Plan, report: LoadReport) -> None:
-    """COPY rows one INSERT each, so that one bad row is one error with its own line."""
-    templates: dict[int, str] = {}
-    for line, raw in plan.copy.rows:
-        fields = [decode_copy_field(f) for f in raw.split("\t")]
-        sql = templates.setdefault(len(fields), copy_sql(plan, len(fields)))
         try:
-            conn.execute(sql, fields)
-        except sqlite3.Error as exc:
-            report.errors.append((line, f"COPY row failed: {exc}", raw[:PREVIEW_CHARS]))
-        else:
-            report.loaded["COPY rows"] += 1
+            run(st, dialect, backslashes)
+        except NotLoaded as exc:
+            self.report.skipped[exc.kind] += 1
+        except (DialectError, sqlite3.Error) as exc:
+            self.failed(st, exc)
+
+    def failed(self, st: Statement, exc: Exception) -> None:
+        ends = " (the dump ends inside this statement: an unclosed quote or comment?)" if st.unterminated else ""
+        self.error(st.line, f"{st.kind} failed: {exc}{ends}", st.text)
+
+    def create(self, st: Statement, dialect: str, backslashes: bool) -> None:
+        plan = rewrite_create(*tokens_of(st.text, dialect, backslashes), self.known)
+        if plan.table.lower() in self.known:
+            self.report.skipped["CREATE TABLE (made before)"] += 1   # the first definition stays
+            return
+        self.run_schema(plan.sql)
+        self.known[plan.table.lower()] = plan.columns
+        self.report.loaded["CREATE TABLE"] += 1
+
+    def run_schema(self, sql: str) -> None:
+        self.conn.set_authorizer(schema_authorizer)
+        try:
+            self.conn.execute(sql)
+        finally:
+            self.conn.set_authorizer(load_authorizer)
+
+    def ensure_table(self, st: Statement, table: str, columns: list | None) -> None:
+        """A table no CREATE TABLE made yet is made from the statement's column list."""
+        if table.lower() in self.known:
+            return
+        if not columns:
+            raise DialectError(f"no CREATE TABLE for {table} came before, and the statement names no "
+                               "columns: give the file that creates it first (--schema FILE)")
+        self.run_schema(f"CREATE TABLE {ident(table)} ({', '.join(map(ident, columns))})")
+        self.known[table.lower()] = list(map(ident, columns))
+        self.report.made[table] = self.where(st.line)

@@ -17,22 +17,52 @@ DIALECT_MARKERS = {
 }
 
 
-def detect_dialect(head: str) -> str:
-    """The dialect whose markers the start of the dump shows most; plain SQL reads as sqlite."""
+def detect_dialect(head: str) -> str | None:
+    """The dialect whose markers the start of the dump shows most; None where it shows none."""
     scores = {name: sum(bool(re.search(p, head, re.I)) for p in pats) for name, pats in DIALECT_MARKERS.items()}
     best = max(scores, key=scores.get)
-    return best if scores[best] else "sqlite"
+    return best if scores[best] else None
 
 
 MYSQL_ESCAPES = {"0": "", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "%": "\\%", "_": "\\_"}
 C_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
-def _mysql(quote: str):
-    # NUL (\0) is dropped: SQL text handed to SQLite cannot hold one, and it is never wanted in text.
+def mysql_decoder(quote: str):
+    """Reads the body of a MySQL string quoted with ``quote``: backslash escapes, doubled quotes.
+
+    NUL (\\0) is dropped: SQL text handed to SQLite cannot hold one, and it is never wanted in text.
+    """
     pattern = re.compile(r"\\(.)|" + quote * 2, re.S)
     return lambda raw: pattern.sub(lambda m: quote if m.group(1) is None
                                    else MYSQL_ESCAPES.get(m.group(1), m.group(1)), raw)
+
+
+# The escapes mysqldump writes, undone with str.replace (no Python call per escape).
+COMMON_ESCAPES = (("\\'", "'"), ('\\"', '"'), ("\\n", "\n"), ("\\r", "\r"), ("\\t", "\t"))
+
+
+def mysql_fast_decoder(quote: str):
+    """Same result as mysql_decoder(quote), faster on text full of escapes.
+
+    Cut at escaped backslashes first; then every backslash left starts an escape, so the
+    common ones are plain replacements and only a piece with a rare one needs the regex.
+    """
+    slow = mysql_decoder(quote)
+
+    def decode(raw: str) -> str:
+        pieces = raw.split("\\\\")
+        for i, piece in enumerate(pieces):
+            if "\\" not in piece:
+                pieces[i] = piece.replace(quote * 2, quote)
+            elif quote * 2 in piece:
+                pieces[i] = slow(piece)   # an escaped quote beside a doubled one: read in order
+            else:
+                for escaped, char in COMMON_ESCAPES:
+                    piece = piece.replace(escaped, char)
+                pieces[i] = slow(pieces[i]) if "\\" in piece else piece
+        return "\\".join(pieces)
+    return decode
 
 
 def _doubled(quote: str):
@@ -43,7 +73,7 @@ def _c_escape(m: re.Match) -> str:
     body = m.group(1)
     if body[0] in "xuU" or body[0].isdigit():
         code = int(body[1:], 16) if body[0] in "xuU" else int(body, 8)
-        # NUL is dropped (see _mysql); a surrogate or out-of-range code point is no character.
+        # NUL is dropped (see mysql_decoder); a surrogate or out-of-range code point is no character.
         if code == 0:
             return ""
         return "\ufffd" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else chr(code)
@@ -59,8 +89,19 @@ def decode_e_string(raw: str) -> str:
 
 
 def decode_copy_field(raw: str) -> str | None:
-    r"""One field of a COPY text-format row: \N is NULL, backslash escapes as in E'...'."""
-    return None if raw == "\\N" else _E_ESCAPE.sub(_c_escape, raw)
+    r"""One field of a COPY text-format row: \N is NULL, backslash escapes as in E'...'.
+
+    As in mysql_fast_decoder: cut at escaped backslashes, undo \n \t \r by replacement, and
+    only a piece with a rarer escape (octal, \x.., \b ...) goes through the regex.
+    """
+    if raw == "\\N":
+        return None
+    pieces = raw.split("\\\\")
+    for i, piece in enumerate(pieces):
+        if "\\" in piece:
+            decoded = piece.replace("\\n", "\n").replace("\\t", "\t").replace("\\r", "\r")
+            pieces[i] = _E_ESCAPE.sub(_c_escape, piece) if "\\" in decoded else decoded
+    return "\\".join(pieces)
 
 
 # Per dialect: opener -> (kind, body pattern up to the closer, decoder). Bodies run across lines.
@@ -68,14 +109,14 @@ def _body(pattern: str) -> re.Pattern:
     return re.compile(pattern, re.S)
 
 
-ESCAPED_STRING = (_body(r"(?:[^'\\]|\\.|'')*"), _mysql("'"))
+ESCAPED_STRING = (_body(r"(?:[^'\\]|\\.|'')*"), mysql_decoder("'"))
 STANDARD_STRING = (_body(r"(?:[^']|'')*"), _doubled("'"))
 E_STRING = (ESCAPED_STRING[0], decode_e_string)
 DOUBLE_QUOTED = (_body(r'(?:[^"]|"")*'), _doubled('"'))
 BACKTICKED = (_body(r"(?:[^`]|``)*"), _doubled("`"))
 QUOTES = {
     "mysql": {"'": ("string", *ESCAPED_STRING),
-              '"': ("dquote", _body(r'(?:[^"\\]|\\.|"")*'), _mysql('"')),
+              '"': ("dquote", _body(r'(?:[^"\\]|\\.|"")*'), mysql_decoder('"')),
               "`": ("ident", *BACKTICKED)},
     "postgres": {"'": ("string", *STANDARD_STRING), '"': ("ident", *DOUBLE_QUOTED)},
     "sqlite": {"'": ("string", *STANDARD_STRING), '"': ("ident", *DOUBLE_QUOTED), "`": ("ident", *BACKTICKED)},

@@ -27,8 +27,12 @@ from prep.extract.sql.dialect import (
 )
 
 
-def rewrite_create(tokens: list, values: dict) -> Plan:
-    """CREATE [TEMPORARY|UNLOGGED] TABLE [IF NOT EXISTS] name (items) options -> SQLite's."""
+def rewrite_create(tokens: list, values: dict, known: dict | None = None) -> Plan:
+    """CREATE [TEMPORARY|UNLOGGED] TABLE [IF NOT EXISTS] name (items) options -> SQLite's.
+
+    ``known`` maps the lower-case names of tables made so far to their column definitions,
+    for PostgreSQL's ``INHERITS (parent)``, whose columns come first.
+    """
     i = next(k for k, t in enumerate(tokens) if word(t) == "TABLE") + 1
     while i < len(tokens) and word(tokens[i]) in ("IF NOT EXISTS", "IF", "NOT", "EXISTS"):
         i += 1
@@ -36,20 +40,34 @@ def rewrite_create(tokens: list, values: dict) -> Plan:
     if i >= len(tokens) or tokens[i][1] != "(":
         raise NotLoaded("CREATE TABLE AS")  # AS SELECT / LIKE: copies of other tables
     end = group_end(tokens, i)
-    parts = []
+    columns, keys = inherited(tokens, end, values, known or {}), []
     for item in split_items(tokens, i, end):
         first = word(item[0])
         if first in TABLE_ITEMS_DROPPED:
             continue
         if first in ("PRIMARY KEY", "PRIMARY", "CONSTRAINT"):
-            key = primary_key(item, values)
-            if key:
-                parts.append(key)
+            keys += filter(None, [primary_key(item, values)])
         else:
-            parts.append(column(item, values))
-    if not any(not p.startswith("PRIMARY KEY") for p in parts):
+            columns.append(column(item, values))
+    if not columns:
         raise DialectError(f"CREATE TABLE {table} has no columns")
-    return Plan(f"CREATE TABLE {ident(table)} ({', '.join(parts)})", table)
+    if any("PRIMARY KEY" in c for c in columns):
+        keys = []   # SQLite takes one primary key; the column's own comes first
+    return Plan(f"CREATE TABLE {ident(table)} ({', '.join(columns + keys[:1])})", table, columns)
+
+
+def inherited(tokens: list, end: int, values: dict, known: dict) -> list[str]:
+    """Column definitions of the parents named by ``INHERITS (a, b)`` after the column list."""
+    at = next((k for k in range(end, len(tokens) - 1) if word(tokens[k]) == "INHERITS"), None)
+    if at is None or tokens[at + 1][1] != "(":
+        return []
+    columns = []
+    for part in split_items(tokens, at + 1, group_end(tokens, at + 1)):
+        parent = name_at(part, 0, values)[0]
+        if parent.lower() not in known:
+            raise DialectError(f"INHERITS {parent}: no such table made before this one")
+        columns += [c for c in known[parent.lower()] if c not in columns]
+    return columns
 
 
 def primary_key(item: list, values: dict) -> str | None:

@@ -1,17 +1,19 @@
-"""Extract records from a SQL dump (MySQL, PostgreSQL or SQLite): one table, or one SELECT.
+"""Extract records from SQL dumps (MySQL, PostgreSQL or SQLite): one table, or one SELECT.
 
-The dump's CREATE TABLE and INSERT statements (and PostgreSQL COPY ... FROM stdin blocks)
-are rewritten for SQLite and loaded into an in-memory database; nothing else in the dump
-(ATTACH, PRAGMA, DROP, UPDATE, DELETE, triggers, SELECT, ...) is ever executed: it is
-counted by kind in the stats and named on stderr. Then rows come from --table, or from
---query, one SELECT run under a read-only authorizer.
+The dumps' CREATE TABLE and INSERT statements (and PostgreSQL COPY ... FROM stdin blocks)
+are rewritten for SQLite and loaded into an in-memory database, files in the order given:
+--schema files first (a data-only dump's tables), then each --input. An INSERT or COPY into
+a table no CREATE TABLE made gets one from its column list. Nothing else in a dump (ATTACH,
+PRAGMA, DROP, UPDATE, triggers, procedures, SELECT, ...) is ever executed: it is counted by
+kind in the stats and named on stderr. Then rows come from --table, or from --query, one
+SELECT run under a read-only authorizer.
 
 A record is {"id", "text"} (--text-column) or {"id", "input", "output"} (--input-column and
 --output-column), with "label" from --label-column; without those flags, columns named text,
 or input and output (and label), are used. id is "<table>:<rowid>" (or the --id-column
 value; with --query, "query:<row number>"); meta holds the source, the table and the row.
-A statement that fails to load is an error with its line in the dump; rows with an empty
-field are dropped.
+A statement or row that fails to load is an error with its file:line; rows with an empty
+field are dropped. Keeping no record at all fails (exit status 1 or 2) and says why.
 """
 from __future__ import annotations
 
@@ -20,18 +22,26 @@ import sys
 from pathlib import Path
 
 from prep.core.errors import StageError
-from prep.core.flags import add_common
+from prep.core.flags import add_output, add_quiet
+from prep.core.records import input_files
 from prep.core.stage import Stage, options_of, progress
-from prep.extract.sql.load import load_dump
+from prep.extract.sql.load import LoadReport, load_dumps
 from prep.extract.sql.rows import check_query, pick_columns, query_rows, table_rows
 
 DIALECTS = ("auto", "mysql", "postgres", "sqlite")
 # At most this many table names are listed in an error message.
 LISTED_NAMES = 50
+DUMP_SUFFIXES = (".sql", ".sql.gz")
 
 
 def add_arguments(parser) -> None:
-    add_common(parser, input_help="SQL dump file (.sql, or .sql.gz)")
+    parser.add_argument("--input", "--input-file", "--input_file", dest="input", nargs="+", required=True,
+                        help="SQL dump files (.sql, or .sql.gz), folders or globs, loaded in the order given")
+    parser.add_argument("--schema", action="append", metavar="FILE",
+                        help="a dump whose CREATE TABLEs the data needs, loaded before --input "
+                             "(repeatable; for data-only dumps)")
+    add_output(parser)
+    add_quiet(parser)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--table", help="table whose rows become records")
     source.add_argument("--query", help="one SELECT over the dump's tables (SQLite syntax); its "
@@ -45,44 +55,99 @@ def add_arguments(parser) -> None:
         parser.add_argument(f"--{flag}", f"--{flag.replace('-', '_')}", dest=flag.replace("-", "_"),
                             help=help_text)
     parser.add_argument("--dialect", choices=DIALECTS, default="auto",
-                        help="dump dialect: quoting and escapes differ (auto guesses from the first 64 KB)")
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of the dump")
+                        help="dump dialect: quoting and escapes differ (auto guesses each file from its "
+                             "first 64 KB; a file with no marks is read like the one before)")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of the dumps")
+
+
+def dump_files(specs: list[str], what: str) -> list[Path]:
+    """Each spec as files, in order: a file as named, a folder's dumps sorted, a glob's matches sorted."""
+    paths: list[Path] = []
+    for spec in specs:
+        if Path(spec).is_dir():
+            found = [p for p in input_files(spec, (".sql", ".gz")) if p.name.endswith(DUMP_SUFFIXES)]
+            if not found:
+                raise StageError(f"{what} {spec}: folder holds no .sql or .sql.gz files")
+            paths += found
+        else:
+            paths += input_files(spec, DUMP_SUFFIXES)
+    return paths
 
 
 def run(args) -> int:
-    path = Path(args.input)
-    if not path.is_file():
-        raise StageError(f"{path}: no such dump file")
+    schema, dumps = dump_files(args.schema or [], "--schema"), dump_files(args.input, "--input")
     query = check_query(args.query) if args.query is not None else None
     conn = sqlite3.connect(":memory:")
     try:
         # No ATTACHed databases at all; extension loading is never enabled on this connection.
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        report = load_dump(path, conn, args.dialect, args.encoding, args.quiet)
-        if report.skipped:
-            named = ", ".join(f"{kind} {n}" for kind, n in sorted(report.skipped.items()))
-            print(f"sql: {sum(report.skipped.values())} statements in {path} were not executed: {named}",
-                  file=sys.stderr)
-        tables = table_names(conn)
-        if query is None:
-            table = find_table(tables, args.table, path, report.errors)
-            rows, columns = table_rows(conn, table), None
-        else:
-            table = "query"
-            rows, columns = query_rows(conn, query, tables)
-        fields = pick_columns(args, columns or column_names(conn, table), table, query is not None)
-        with Stage("extract-sql", args.output, options_of(args), inputs=[path], quiet=args.quiet) as stage:
-            stage.extra.update(dialect=report.dialect, tables=table_counts(conn, tables),
-                               loaded_statements=dict(sorted(report.loaded.items())),
-                               skipped_statements=dict(sorted(report.skipped.items())))
-            for line, message, preview in report.errors:
+        # The stage opens first, so that its seconds are those of the whole run, load included.
+        with Stage("extract-sql", args.output, options_of(args), inputs=[*schema, *dumps], quiet=args.quiet) as stage:
+            report = load_dumps([*schema, *dumps], conn, args.dialect, args.encoding, args.quiet)
+            tell(report)
+            tables = table_names(conn)
+            if query is None:
+                table = find_table(tables, args.table, dumps, report.errors)
+                rows, columns = table_rows(conn, table), None
+            else:
+                table = "query"
+                rows, columns = query_rows(conn, query, tables)
+            fields = pick_columns(args, columns or column_names(conn, table), table, query is not None)
+            stage.extra.update(describe(report, conn, tables))
+            for where, message, preview in report.errors:
                 stage.read()
-                stage.error(f"{path}:{line}", message, preview or None)
-            meta = {"source": str(path), **({} if query else {"table": table})}  # the query is in the stats
+                stage.error(where, message, preview or None)
+            meta = {"source": str(dumps[0]) if len(dumps) == 1 else [str(p) for p in dumps],
+                    **({} if query else {"table": table})}   # the query is in the stats
             write_rows(stage, progress(rows, args.quiet, desc="sql rows", unit="row"), fields, table, meta)
+            warn_errors(stage, report)
+            if stage.kept == 0:
+                print(f"sql: {nothing_kept(stage, table, report)}", file=sys.stderr)
     finally:
         conn.close()
-    return 0
+    return 1 if stage.kept == 0 else 0
+
+
+def tell(report: LoadReport) -> None:
+    """What was not run, and tables made from a column list, on stderr."""
+    if report.skipped:
+        named = ", ".join(f"{kind} {n}" for kind, n in sorted(report.skipped.items()))
+        print(f"sql: {sum(report.skipped.values())} statements were not executed: {named}", file=sys.stderr)
+    for table, where in report.made.items():
+        print(f"sql: table {table} had no CREATE TABLE; made from the column list at {where} "
+              "(its columns have no declared type)", file=sys.stderr)
+
+
+def describe(report: LoadReport, conn: sqlite3.Connection, tables: list[str]) -> dict:
+    dialects = set(report.dialects.values())
+    return {"dialect": dialects.pop() if len(dialects) == 1 else report.dialects,
+            "tables": table_counts(conn, tables),
+            "loaded_statements": dict(sorted(report.loaded.items())),
+            "skipped_statements": dict(sorted(report.skipped.items())),
+            **({"tables_made_from_columns": report.made} if report.made else {})}
+
+
+def warn_errors(stage: Stage, report: LoadReport) -> None:
+    """Statements or rows that failed to load, when they are over half of what was read, on stderr.
+
+    (A drop reason over half the rows is named by the Stage itself.)
+    """
+    if stage.errors * 2 > stage.read_count:
+        where, message, _ = report.errors[0]
+        print(f"sql: warning: {stage.errors} of {stage.read_count} items read were statements or rows that "
+              f"failed to load, e.g. {where}: {message}", file=sys.stderr)
+
+
+def nothing_kept(stage: Stage, table: str, report: LoadReport) -> str:
+    """Why a run kept no record: an empty table, statements that failed, or rows all dropped."""
+    if stage.dropped:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(stage.dropped.items()))
+        return f"kept 0 records: all {sum(stage.dropped.values())} rows of {table} were dropped ({reasons})"
+    why = f"kept 0 records: {'the query returned' if table == 'query' else f'table {table} has'} no rows"
+    if report.errors:
+        where, message, _ = report.errors[0]
+        why += f"; {len(report.errors)} statements or rows failed to load, the first at {where}: {message}"
+    return why
 
 
 def write_rows(stage: Stage, rows, fields: dict, table: str, meta: dict) -> None:
@@ -98,7 +163,7 @@ def write_rows(stage: Stage, rows, fields: dict, table: str, meta: dict) -> None
         record["meta"] = {**meta, "row": number}
         empty = [fields[k] for k in ("text", "input", "output") if k in record and not record[k].strip()]
         if empty:
-            stage.drop(record, "empty", f"empty column: {', '.join(empty)}")
+            stage.drop(record, "empty", f"empty column: {', '.join(empty)}", where=f"{table} row {number}")
         else:
             stage.keep(record)
 
@@ -125,7 +190,7 @@ def column_names(conn: sqlite3.Connection, table: str) -> list[str]:
     return [d[0] for d in conn.execute(f'SELECT * FROM "{quoted}" LIMIT 0').description]
 
 
-def find_table(tables: list[str], wanted: str, path: Path, errors: list) -> str:
+def find_table(tables: list[str], wanted: str, paths: list[Path], errors: list) -> str:
     """The loaded table named ``wanted`` (SQLite names ignore case), or a StageError listing them."""
     for name in tables:
         if name.lower() == wanted.lower():
@@ -134,6 +199,7 @@ def find_table(tables: list[str], wanted: str, path: Path, errors: list) -> str:
              if tables else "none (the dump created no tables)")
     failed = ""
     if errors:
-        line, message, _ = errors[0]
-        failed = f"; {len(errors)} statements failed to load, the first at line {line}: {message}"
-    raise StageError(f"no table {wanted!r} in {path}; tables found: {found}{failed}")
+        where, message, _ = errors[0]
+        failed = f"; {len(errors)} statements failed to load, the first at {where}: {message}"
+    named = str(paths[0]) if len(paths) == 1 else f"{len(paths)} dumps"
+    raise StageError(f"no table {wanted!r} in {named}; tables found: {found}{failed}")
