@@ -13,7 +13,9 @@ Quality is the share of planted boilerplate sentences found in an extractor's ou
 is better) and the share of content sentences found (higher is better). Speed is pages/s of
 the extraction function on bytes in memory (no file I/O), CPU time, best of --repeat rounds, against the
 guide's baseline `BeautifulSoup(html, "html.parser").get_text()` in the same run; trafilatura
-is measured too when installed. Writes bench/results/html_extract.{json,md}.
+and the stage's default extractor (auto: trafilatura, the project's rules as fallback) are
+measured too. Main-text quality on real pages with hand-made ground truth is measured by
+bench/html_quality.py. Writes bench/results/html_extract.{json,md}.
 """
 from __future__ import annotations
 
@@ -26,12 +28,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _common import describe, device_info, write_results
+
+from prep.extract.html.blocks import page_text
+from prep.extract.html.choose import auto_extract
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from _common import describe, device_info, write_results  # noqa: E402
-
-from prep.extract.html.blocks import page_text  # noqa: E402
 
 PARSE_ONLY = "bs4 + lxml tree building only"
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "de", "pa", "ber", "lin", "mor", "tes", "gal"]
@@ -132,6 +134,11 @@ def ours(data: bytes) -> str:
     return page_text(data).text
 
 
+def default(data: bytes) -> str:
+    """The stage's default extractor: trafilatura, the rules where it keeps nothing or a fragment."""
+    return auto_extract(data).text
+
+
 def parse_only(data: bytes) -> str:
     """What BeautifulSoup's tree building with lxml costs alone (a reference, not an extractor)."""
     from bs4 import BeautifulSoup
@@ -184,7 +191,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20 pages instead of 200")
     parser.add_argument("--pages", type=int, default=None, help="number of pages (overrides --quick)")
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds per extractor; the best counts")
-    parser.add_argument("--no-trafilatura", action="store_true", help="skip the trafilatura measurement")
+    parser.add_argument("--no-trafilatura", action="store_true",
+                        help="skip the trafilatura and default (auto) measurements")
     args = parser.parse_args()
     n = args.pages or (20 if args.quick else 200)
 
@@ -192,12 +200,11 @@ def main() -> int:
     generated = [make_page(rng, i) for i in range(n)]
     pages = [g.html.encode("utf-8") for g in generated]
     extractors = {"tunesmith (bs4 + lxml)": ours, "baseline get_text (html.parser)": baseline}
-    try:
+    if not args.no_trafilatura:
         import trafilatura
-        if not args.no_trafilatura:
-            extractors[f"trafilatura {trafilatura.__version__}"] = trafilatura_text
-    except ImportError:
-        pass
+
+        extractors[f"trafilatura {trafilatura.__version__}"] = trafilatura_text
+        extractors["tunesmith auto (default)"] = default
 
     rows = {}
     best, outputs = measure({**extractors, PARSE_ONLY: parse_only}, pages, args.repeat)

@@ -1,0 +1,1 @@
+"""`prep extract html`: main text of web pages, boilerplate left behind."""

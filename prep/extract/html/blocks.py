@@ -15,12 +15,15 @@ at least half of the text is kept alone, leaving related posts and comments behi
 from __future__ import annotations
 
 import codecs
+import importlib.util
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from prep.extract.html.walk import BlockWalker
+from bs4 import BeautifulSoup, UnicodeDammit
+
+from prep.extract.html.walk import BlockWalker, pre_source, pre_text
 
 # The charset of a page is declared in its first bytes; browsers look at the first 1,024,
 # a little more costs nothing and catches pages with a long comment before <meta>.
@@ -35,14 +38,18 @@ LABEL_MEANS = {"iso8859-1": "cp1252", "ascii": "cp1252", "utf-16": "utf-8",
 # C0 controls other than tab, newline, form feed and carriage return are parse errors in
 # HTML; removing them also keeps the walker's stand-ins for <br> and cells unambiguous.
 CONTROLS = dict.fromkeys([*range(0, 9), 11, *range(14, 32), 127])
+CODE_TAG = re.compile(r"<(?:pre|code)[\s>]", re.I)
 
 
 @dataclass
 class Page:
-    """What an extractor returns for one page."""
+    """What an extractor returns for one page; ``extractor`` names the one whose text it is."""
     text: str
     title: str | None
     encoding: str
+    extractor: str = "bs4"
+    # The page's code blocks as the rules keep them, keyed by squeeze() (see code_blocks).
+    code: dict[str, str] = field(default_factory=dict)
 
 
 def codec_name(label: bytes | str) -> str | None:
@@ -73,8 +80,6 @@ def decode(data: bytes) -> tuple[str, str]:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    from bs4 import UnicodeDammit
-
     dammit = UnicodeDammit(data, ["utf-8", "windows-1252"], is_html=True)
     if dammit.unicode_markup is None:
         return data.decode("cp1252", "replace"), "cp1252"
@@ -85,22 +90,52 @@ def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+def squeeze(text: str) -> str:
+    """The text without any whitespace: what a block holds, however it was laid out."""
+    return "".join(text.split())
+
+
 @lru_cache(maxsize=1)
 def soup_parser() -> str:
     """lxml when it is importable (several times faster than html.parser), else the builtin."""
-    import importlib.util
-
     return "lxml" if importlib.util.find_spec("lxml") else "html.parser"
 
 
 def page_text(data: bytes) -> Page:
     """Decode, parse with BeautifulSoup (lxml) and keep the main text of one page."""
-    from bs4 import BeautifulSoup
+    return markup_page(*decode(data))
 
-    markup, encoding = decode(data)
-    soup = BeautifulSoup(markup.translate(CONTROLS), soup_parser())
+
+def parse(markup: str) -> BeautifulSoup:
+    return BeautifulSoup(markup.translate(CONTROLS), soup_parser())
+
+
+def markup_page(markup: str, encoding: str) -> Page:
+    """The main text of one decoded page by this project's rules (``encoding`` is reported)."""
+    soup = parse(markup)
+    code = code_blocks(soup) if CODE_TAG.search(markup) else {}
     walker = BlockWalker()
     walker.walk(soup)
     title = walker.title or walker.og_title or walker.h1
     text = unicodedata.normalize("NFC", walker.text())
-    return Page(text, unicodedata.normalize("NFC", collapse(title)) if title else None, encoding)
+    return Page(text, unicodedata.normalize("NFC", collapse(title)) if title else None, encoding, code=code)
+
+
+def code_blocks(soup: BeautifulSoup) -> dict[str, str]:
+    """Every <pre>, and every <code> outside one whose text spans lines, as the rules keep it
+    (walk.pre_text), keyed by squeeze(): the other extractors put these back in place of the
+    blocks that hold the same characters, so code reads alike, byte for byte, in every path
+    (trafilatura turns a <pre> that does not look like code into a quote, spaces collapsed)."""
+    found: dict[str, str] = {}
+    for tag in soup.find_all(("pre", "code")):
+        if tag.name == "code" and tag.find_parent("pre") is not None:
+            continue
+        text = unicodedata.normalize("NFC", pre_text(pre_source(tag)))
+        if text.strip() and (tag.name == "pre" or "\n" in text):
+            found.setdefault(squeeze(text), text)
+    return found
+
+
+def source_code(markup: str) -> dict[str, str]:
+    """code_blocks() of a decoded page; pages without <pre> or <code> are not parsed."""
+    return code_blocks(parse(markup)) if CODE_TAG.search(markup) else {}

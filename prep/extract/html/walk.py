@@ -8,7 +8,7 @@ it opened is link text, those blocks are taken back (menus, tag clouds, "related
 """
 from __future__ import annotations
 
-from bs4 import NavigableString, Tag
+from bs4 import CData, NavigableString, Tag
 
 from prep.extract.html.rules import (
     BLOCK_TAGS,
@@ -30,6 +30,24 @@ LINE_KINDS = frozenset({"item", "row"})
 # An <article> holding at least this share of the chosen region's text is the content; below
 # it, the articles are cards in a listing (or a sidebar) and the whole region is kept.
 ARTICLE_SHARE = 0.5
+
+
+def pre_text(raw: str) -> str:
+    """A code block's text as shown: line breaks and indentation kept (CRLF read as LF, as
+    browsers do); only the newlines at its two ends go."""
+    return raw.replace("\r\n", "\n").strip("\n")
+
+
+def pre_source(tag: Tag) -> str:
+    """The text of a <pre> with each <br> as a newline (syntax highlighters end lines with <br>);
+    comments and scripts inside it are not text."""
+    parts = []
+    for node in tag.descendants:
+        if node.__class__ in (NavigableString, CData):
+            parts.append(str(node))
+        elif node.__class__ is Tag and node.name == "br":
+            parts.append("\n")
+    return "".join(parts)
 
 
 class BlockWalker:
@@ -85,12 +103,18 @@ class BlockWalker:
         names = name_string(attrs) if attrs else ""
         if attrs and attrs_say_drop(tag, names, bool(self.mains or self.articles)):
             return None
+        if name == "code":
+            code = pre_text(pre_source(tag))
+            if "\n" in code:            # a code block written without <pre>: kept like one
+                self.flush()
+                self.add_code(code)
+                return None
         if name in ("td", "th"):
             self.parts.append(CELL)
         elif name in BLOCK_TAGS:
             self.flush()
             if name == "pre":
-                self.add_pre(tag)
+                self.add_code(pre_text(pre_source(tag)))
                 return None
             self.kind = "item" if name == "li" else "row" if name == "tr" else self.kind
         role = self.open_region(tag, name, names)
@@ -158,10 +182,8 @@ class BlockWalker:
             for child in tag.find_all(["title", "meta"]):
                 self.read_head(child, child.name)
 
-    def add_pre(self, tag: Tag) -> None:
-        """Preformatted text keeps its lines and indentation; only blank edges go."""
-        lines = [line.rstrip() for line in tag.get_text().replace("\r\n", "\n").split("\n")]
-        text = "\n".join(lines).strip("\n")
+    def add_code(self, text: str) -> None:
+        """A <pre> (or multi-line <code>) block, kept character for character (see pre_text)."""
         if text.strip():
             self.chars += len(text.strip())
             self.kind = "item" if self.kind == "item" else "pre"
