@@ -228,7 +228,7 @@ def run(args) -> int:
     checks.append(partial(check_length, min_words=args.min_words, max_words=args.max_words))
     with Stage("clean", args.output, options_of(args), input_files(args.input), args.quiet) as stage:
         stage.extra["refusal_rules"] = len(rules)
-        records = (normalise_record(r) for r in stage.records(read_records(args.input)))
+        records = (normalise_record(r) for r in stage.records(read_records(args.input, args.max_record_bytes)))
         for record in apply(records, checks, stage):
             stage.keep(record)
     if not args.quiet:

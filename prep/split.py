@@ -106,7 +106,7 @@ def run(args) -> int:
     if len(ratios) == 3:
         outputs["test"] = args.test_output or folder / "test.jsonl"
     with Stage("split", outputs, options_of(args), files, args.quiet) as stage:
-        records = list(stage.records(read_records(args.input)))
+        records = list(stage.records(read_records(args.input, args.max_record_bytes)))
         missing: list = []
         keys = [group_key(r, args.group_key, missing) for r in records]
         counts = dict.fromkeys(outputs, 0)

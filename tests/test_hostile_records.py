@@ -65,3 +65,38 @@ def test_tokenize_rejects_them_too(cli, tmp_path, tokenizers_dir):
     assert code == 0, err
     stats = json.loads((tmp_path / "o.arrow.stats.json").read_text())
     assert stats["kept"] == 1 and stats["errors"] == len(HOSTILE)
+
+
+PEAK = ("import resource, sys\n"
+        "from train.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")  # ru_maxrss: KiB on Linux
+
+
+def peak_kib(tmp_path, *args) -> tuple[int, int]:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", PEAK, *map(str, args)], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    code, kib = proc.stdout.split()[-2:]
+    return int(code), int(kib)
+
+
+@pytest.mark.parametrize("stage", ["dedup", "clean"])
+def test_a_giant_line_is_rejected_unread_and_memory_stays_flat(tmp_path, stage):
+    """A 40 MB single line: rejected with its size; the stage's peak memory grows by far less than it."""
+    small, giant = tmp_path / "small.jsonl", tmp_path / "giant.jsonl"
+    small.write_text(json.dumps(GOOD) + "\n")
+    giant.write_text(json.dumps(GOOD) + "\n" + json.dumps({"text": "word " * 8_000_000}) + "\n")
+    code, base = peak_kib(tmp_path, "prep", stage, "--input", small, "--output", tmp_path / "a.jsonl", "--quiet")
+    assert code == 0
+    code, peak = peak_kib(tmp_path, "prep", stage, "--input", giant, "--output", tmp_path / "b.jsonl", "--quiet",
+                          "--max-record-bytes", 4_000_000)
+    assert code == 0
+    kept, rejects, stats = outputs(tmp_path / "b.jsonl")
+    assert len(kept) == 1 and stats["errors"] == 1 and "40,000,013 bytes" in rejects[0]["detail"]  # with its newline
+    # The line is 40 MB; reading it whole (and decoding and parsing it) costs several times that.
+    assert peak - base < 24 * 1024, (base, peak)

@@ -152,7 +152,7 @@ def run(args) -> int:
     files = input_files(args.input)
     with Stage("cluster", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
         records, wheres, texts, first = [], [], [], None
-        for item in stage.good_reads(read_records(args.input)):
+        for item in stage.good_reads(read_records(args.input, args.max_record_bytes)):
             record = item.record
             first = record if first is None else first
             text = text_of(record, args.text_field)

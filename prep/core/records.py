@@ -17,6 +17,11 @@ from prep.core.errors import StageError
 
 # Bytes of a broken line kept in the rejects file: enough to find and fix it by hand.
 RAW_PREVIEW_CHARS = 500
+# A record (one JSONL line) larger than this is rejected with its size, unread: every stage's
+# peak memory is then a small multiple of this bound, whatever one line of the input holds.
+MAX_RECORD_BYTES = 8 << 20
+# Bytes read at a time while passing over the rest of an oversized line.
+SKIP_CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -130,22 +135,43 @@ def _parse_line(raw: bytes, where: str) -> Read:
     return Read(value, where)
 
 
-def read_jsonl(path: Path) -> Iterator[Read]:
+def _lines(fh, max_bytes: int) -> Iterator[tuple[bytes | None, int]]:
+    """(line, size) per line; a line over ``max_bytes`` comes as (None, its size), never held whole."""
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        if len(raw) <= max_bytes or raw.endswith(b"\n"):
+            yield raw, len(raw)
+            continue
+        size = len(raw)
+        while raw and not raw.endswith(b"\n"):
+            raw = fh.readline(SKIP_CHUNK_BYTES)
+            size += len(raw)
+        yield None, size
+
+
+def read_jsonl(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Read]:
     """Each non-blank line of a JSONL file; a broken line is an error item, not a crash.
 
-    Read as bytes so that one non-UTF-8 line is rejected alone instead of failing the file.
+    Read as bytes so that one non-UTF-8 line is rejected alone instead of failing the file; a
+    line over ``max_bytes`` is rejected with its size before it is parsed.
     """
     with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
+        for number, (raw, size) in enumerate(_lines(fh, max_bytes), 1):
+            where = f"{path}:{number}"
+            if raw is None:
+                yield Read(None, where, f"record of {size:,} bytes is over --max-record-bytes {max_bytes:,}")
+                continue
             raw = raw.rstrip(b"\r\n")
             if raw.startswith(b"\xef\xbb\xbf") and number == 1:
                 raw = raw[3:]  # a UTF-8 byte-order mark some editors add
             if not raw.strip():
                 continue
-            yield _parse_line(raw, f"{path}:{number}")
+            yield _parse_line(raw, where)
 
 
-def read_json_array(path: Path) -> Iterator[Read]:
+def read_json_array(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Read]:
     """A .json file holding an array of objects (or one object).
 
     Published datasets also ship JSON Lines under a .json name (pandas' ``to_json(lines=True)``);
@@ -160,7 +186,7 @@ def read_json_array(path: Path) -> Iterator[Read]:
         value = parse_json(text)
     except ValueError as exc:
         if "Extra data" in str(exc) and text.lstrip().startswith("{"):
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, max_bytes)
             return
         yield Read(None, f"{path}:1", str(exc))
         return
@@ -174,13 +200,13 @@ def read_json_array(path: Path) -> Iterator[Read]:
                        json.dumps(item)[:RAW_PREVIEW_CHARS])
 
 
-def read_records(spec: str | Path) -> Iterator[Read]:
+def read_records(spec: str | Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Read]:
     """Every record of a file, folder or glob of .jsonl / .json files, in a stable order."""
     for path in input_files(spec):
         if path.suffix.lower() == ".json":
-            yield from read_json_array(path)
+            yield from read_json_array(path, max_bytes)
         else:
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, max_bytes)
 
 
 def dumps(record: dict) -> str:

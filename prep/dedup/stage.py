@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     wheres: list[str] = []
     with Stage("dedup", args.output, options_of(args), inputs=input_files(args.input),
                quiet=args.quiet) as stage:
-        for item in progress(read_records(args.input), args.quiet, desc="dedup: read", unit="rec"):
+        for item in progress(read_records(args.input, args.max_record_bytes), args.quiet, desc="dedup: read", unit="rec"):
             stage.read()
             if item.error is not None:
                 stage.error(item.where, item.error, item.raw)

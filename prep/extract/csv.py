@@ -119,7 +119,7 @@ def check_columns(source: CsvFile, wanted: list[str]) -> dict[str, int]:
 
 
 def add_arguments(parser) -> None:
-    add_common(parser, input_help="CSV file (or a folder/glob of .csv/.tsv files, read in order)",
+    add_common(parser, records=False, input_help="CSV file (or a folder/glob of .csv/.tsv files, read in order)",
                output_help="output JSONL file; OUT.stats.json and OUT.rejected.jsonl go beside it")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--text-column", metavar="C", help="column whose cell becomes the record's text")

@@ -150,7 +150,7 @@ def run(args) -> int:
     with Stage("tokenize", {"output": Path(args.output)}, options_of(args), input_files(args.input),
                args.quiet, binary_outputs=["output"]) as stage:
         examples = encode_records(
-            stage.records(remember(read_records(args.input))), tokenizer, config, counters,
+            stage.records(remember(read_records(args.input, args.max_record_bytes))), tokenizer, config, counters,
             on_drop=lambda r, reason, detail: stage.drop(r, reason, detail, where.pop(id(r), None)),
             on_keep=lambda r: (where.pop(id(r), None), stage.keep(None)))
         stats = ExampleStats()
