@@ -42,20 +42,85 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def stale_stats(path: Path, digest: str) -> Path | None:
+    """The stats file beside ``path`` when it was written for other contents of ``path``, else None."""
+    stats_path = sidecar(path, ".stats.json")
+    try:
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outputs = stats.get("outputs") if isinstance(stats, dict) else None
+    hashes = stats.get("output_sha256") if isinstance(stats, dict) else None
+    if not isinstance(outputs, dict) or not isinstance(hashes, dict):
+        return None
+    for key, written in outputs.items():
+        if Path(written).resolve() == path.resolve() and hashes.get(key) not in (None, digest):
+            return stats_path
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: leave its files alone
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Temporaries of ``target`` left by killed runs (``.NAME.tmp-PID`` whose process is gone)."""
+    removed = []
+    for path in target.parent.glob(f".{target.name}.tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make renames inside ``folder`` durable (a crash after the rename keeps it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot sync a folder; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
 class AtomicFile:
-    """A file written under a temporary name beside its target and renamed on commit."""
+    """A file written under a temporary name beside its target and renamed on commit.
+
+    Opening one removes the temporaries that killed runs left for the same target.
+    """
 
     def __init__(self, target: Path, mode: str = "w"):
         self.target = Path(target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.target)
         self.tmp = self.target.with_name(f".{self.target.name}.tmp-{os.getpid()}")
         self.handle = open(self.tmp, mode, encoding=None if "b" in mode else "utf-8")
 
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
+    def sync(self) -> None:
+        """Everything written is on disk under the temporary name; nothing is renamed yet."""
+        if not self.handle.closed:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+
+    def rename(self) -> None:
         os.replace(self.tmp, self.target)
+
+    def commit(self) -> None:
+        self.sync()
+        self.rename()
+        fsync_folder(self.target.parent)
 
     def abort(self) -> None:
         if not self.handle.closed:
@@ -116,6 +181,7 @@ class Stage:
         self.errors = 0
         self.error_reasons: Counter = Counter()
         self.extra: dict = {}
+        self._input_sha256: dict = {}
         self.samples: dict[str, str] = {}   # drop reason -> where and detail of its first record
         self.allow_empty = False            # a stage that may rightly keep nothing sets this
         self._last: tuple[dict, str] | None = None  # the record ``records`` yielded last, and where
@@ -126,6 +192,13 @@ class Stage:
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> "Stage":
         self._start = time.perf_counter()
+        self._input_sha256 = {p: file_sha256(p) for p in self.inputs} if self.hash_inputs else {}
+        for path, digest in self._input_sha256.items():
+            stale = stale_stats(path, digest)
+            if stale is not None:
+                self.extra.setdefault("stale_input_stats", []).append(str(stale))
+                print(f"{self.name}: warning: {stale} describes another version of {path} (a run killed "
+                      "between its renames, or the file changed since): its counts do not apply", file=sys.stderr)
         for key, path in self.paths.items():
             self.files[key] = AtomicFile(path, "wb" if key in self.binary else "w")
         self._rejects = AtomicFile(self.rejects_path)
@@ -138,18 +211,26 @@ class Stage:
             return False
         try:
             self._check_balance()
-            stats = AtomicFile(self.stats_path)
-            stats.handle.write(json.dumps(self.summary(), indent=2, ensure_ascii=False) + "\n")
-        except BaseException:
             for f in [*self.files.values(), self._rejects]:
+                f.sync()
+            stats = AtomicFile(self.stats_path)
+            summary = self.summary()
+            # What each output holds, so that a reader can tell stats that belong to another run
+            # (a kill between the renames below) from the stats of the file beside them.
+            summary["output_sha256"] = {k: file_sha256(f.tmp) for k, f in self.files.items()}
+            stats.handle.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+            stats.sync()
+        except BaseException:
+            for f in [*self.files.values(), self._rejects, *([stats] if "stats" in locals() else [])]:
                 f.abort()
             raise
-        # Sidecars first, the main output last: a complete-looking output always has
-        # the stats and rejects of the same run beside it.
-        self._rejects.commit()
-        stats.commit()
+        # Everything is on disk before the first rename; then the sidecars, the main output last.
+        self._rejects.rename()
+        stats.rename()
         for f in reversed(list(self.files.values())):
-            f.commit()
+            f.rename()
+        for folder in {p.parent for p in [*self.paths.values(), self.stats_path]}:
+            fsync_folder(folder)
         self._judge()
         return False
 
@@ -243,8 +324,7 @@ class Stage:
             "error_reasons": dict(sorted(self.error_reasons.items())),
             "seconds": round(time.perf_counter() - self._start, 3),
             "options": self.options,
-            "inputs": [{"path": str(p), "sha256": file_sha256(p) if self.hash_inputs else None}
-                       for p in self.inputs],
+            "inputs": [{"path": str(p), "sha256": self._input_sha256.get(p)} for p in self.inputs],
             "outputs": {k: str(v) for k, v in self.paths.items()},
             **self.extra,
         }
