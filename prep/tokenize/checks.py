@@ -80,6 +80,24 @@ def eos_trained(row: Row, ctx: Context):
     return None
 
 
+def eos_inside(row: Row, ctx: Context):
+    """A trained EOS must end an answer: the next token is untrained or there is none.
+
+    Multi-turn chats train one EOS per assistant turn, each followed by the next prompt; an EOS
+    the data carried inside an answer ("mid<|im_end|>dle", or two at the end) is followed by a
+    trained token and teaches the model to stop early. Packed blocks join documents with EOS.
+    """
+    if ctx.packed:
+        return None
+    inside = [i for i in range(len(row.ids) - 1)
+              if row.ids[i] == ctx.eos_id and row.labels[i] != IGNORE and row.labels[i + 1] != IGNORE]
+    return f"EOS trained inside an answer at position(s) {inside[:5]}" if inside else None
+
+
+def trained_eos(row: Row, ctx: Context) -> int:
+    return sum(1 for token, label in zip(row.ids, row.labels) if token == ctx.eos_id and label != IGNORE)
+
+
 def double_bos(row: Row, ctx: Context):
     if ctx.bos_id is not None and row.ids[:2] == [ctx.bos_id, ctx.bos_id]:
         return "starts with BOS twice"
@@ -96,6 +114,7 @@ CHECKS = {
     "too-long": too_long,
     "no-eos": ends_with_eos,
     "eos-masked": eos_trained,
+    "eos-inside": eos_inside,
     "double-bos": double_bos,
 }
 STRUCTURAL = ("empty", "labels-length")

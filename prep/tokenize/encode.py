@@ -11,7 +11,7 @@ from prep.tokenize.batches import Encoder, encode_batches
 from prep.tokenize.chat import template_text
 from prep.tokenize.formats import FORMATS, PromptFormat, resolve
 from prep.tokenize.masking import Drop, Packer
-from prep.tokenize.modes import MODES, job
+from prep.tokenize.modes import MODES, job, special_tokens_guard
 
 
 @dataclass
@@ -28,6 +28,7 @@ class TokenizeConfig:
     prompt_format: str = "auto"    # auto|chat|alpaca|raw|template (prep.tokenize.formats)
     system_prompt: str = "none"    # none|template-default|the system text
     template: str | None = None    # the text of --template-file
+    allow_special_tokens: bool = False  # keep records whose text holds the tokenizer's special tokens
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -75,9 +76,10 @@ def _batches(records: Iterable[dict], config: TokenizeConfig, tokenizer, counter
     """(records, jobs-or-drops) per batch, with only the jobs sent to the encoder."""
     has_template = template_text(tokenizer) is not None
     fmt = prompt_format(tokenizer, config)
+    guard = None if config.allow_special_tokens else special_tokens_guard(tokenizer, config.add_special_tokens)
     items, preps = [], []
     for record in records:
-        prep = job(record, config.mode, counters, fmt)
+        prep = job(record, config.mode, counters, fmt, guard)
         if not has_template and not isinstance(prep, Drop) and prep[0] == "chat":
             raise StageError(f"chat records (messages) need a chat template and tokenizer "
                              f"{getattr(tokenizer, 'name_or_path', '')!r} has none: pass --mode supervised "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prep.core.errors import StageError
 from prep.tokenize.arrow_io import read_arrow, read_metadata
-from prep.tokenize.checks import CHECKS, Context, Row, check_row
+from prep.tokenize.checks import CHECKS, Context, Row, check_row, trained_eos
 from prep.tokenize.masking import IGNORE, detect_specials
 
 # Failing rows listed in full; beyond that only the counts per check are printed.
@@ -85,8 +85,8 @@ def context_for(args, tokenizer) -> Context:
 
 
 def check_all(dataset, ctx: Context):
-    """(failures [(row, check, problem)], tokens, trained tokens, lengths)."""
-    failures, tokens, trained, lengths = [], 0, 0, []
+    """(failures [(row, check, problem)], tokens, trained tokens, lengths, trained EOS per row)."""
+    failures, tokens, trained, lengths, eos = [], 0, 0, [], Counter()
     has_length = "length" in dataset.column_names
     index = 0
     for batch in dataset.iter(batch_size=READ_BATCH):
@@ -96,11 +96,12 @@ def check_all(dataset, ctx: Context):
             tokens += len(ids)
             trained += len(labels) - labels.count(IGNORE)
             lengths.append(len(ids))
+            eos[trained_eos(row, ctx)] += 1
             index += 1
-    return failures, tokens, trained, lengths
+    return failures, tokens, trained, lengths, eos
 
 
-def summary(dataset, ctx: Context, failures, tokens: int, trained: int, lengths: list[int]) -> None:
+def summary(dataset, ctx: Context, failures, tokens: int, trained: int, lengths: list[int], eos: Counter) -> None:
     rows = len(dataset)
     share = f"{100 * trained / tokens:.1f}%" if tokens else "-"
     print(f"rows {rows}, tokens {tokens}, trained tokens {trained} ({share})")
@@ -108,6 +109,9 @@ def summary(dataset, ctx: Context, failures, tokens: int, trained: int, lengths:
         ordered = sorted(lengths)
         print(f"length min {ordered[0]}, median {ordered[len(ordered) // 2]}, max {ordered[-1]}"
               + (f" (limit {ctx.max_length})" if ctx.max_length is not None else ""))
+    # One per answer: 1 for a pair, one per assistant turn in a chat; 0 for a text cut at max length
+    # (it does not end there, so it gets no EOS) and for packed blocks that fall between documents.
+    print("trained EOS per row: " + ", ".join(f"{n} in {rows} rows" for n, rows in sorted(eos.items())))
     by_check = Counter(name for _, name, _ in failures)
     for name in CHECKS:
         print(f"  {name:<16} {'ok' if not by_check[name] else f'{by_check[name]} rows FAIL'}")
@@ -128,8 +132,8 @@ def run(args) -> int:
           f"{stored.get('system_prompt', 'not recorded')!s}, mode {stored.get('mode', 'not recorded')}, "
           f"max length {stored.get('max_length', 'not recorded')}")
     show_examples(dataset, args.n, tokenizer, colour=sys.stdout.isatty() and not args.plain)
-    failures, tokens, trained, lengths = check_all(dataset, ctx)
-    summary(dataset, ctx, failures, tokens, trained, lengths)
+    failures, tokens, trained, lengths, eos = check_all(dataset, ctx)
+    summary(dataset, ctx, failures, tokens, trained, lengths, eos)
     if not failures:
         print("all checks passed")
         return 0

@@ -15,6 +15,7 @@ Stanford Alpaca prompt, raw, or the user's template; chats get the system prompt
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from prep.core.shapes import Unusable, prompt_parts, view
@@ -88,7 +89,57 @@ def _as_chat(job):
 CONVERT = {"auto": lambda job: job, "text": _as_text, "supervised": _as_supervised, "chat": _as_chat}
 
 
-def job(record: dict, mode: str, counters: Counter, fmt: PromptFormat | None = None):
-    """What to tokenize for ``record`` under ``mode`` and the prompt format, or a ``Drop``."""
+def special_tokens_guard(tokenizer, allowed=()):
+    """(pattern, bos, eos): the tokenizer's own special tokens (EOS, BOS, chat markers...) less
+    ``allowed``, or None when it has none.
+
+    Written inside a record's text they are encoded as the special token itself: an EOS in an
+    answer would be trained as a stop in mid-sentence, a turn marker would fake a turn.
+    """
+    named = set(tokenizer.all_special_tokens)
+    added = {tok.content for tok in getattr(tokenizer, "added_tokens_decoder", {}).values() if tok.special}
+    tokens = sorted({t for t in named | added if t and t not in set(allowed)}, key=len, reverse=True)
+    if not tokens:
+        return None
+    return re.compile("|".join(map(re.escape, tokens))), tokenizer.bos_token, tokenizer.eos_token
+
+
+def _inner(text: str, bos: str | None, eos: str | None, head: bool, tail: bool) -> str:
+    """The text less one BOS it starts with and one EOS it ends with: those two the masking code
+    already takes as the example's own (never doubled), so only the ones inside are a problem."""
+    if head and bos and text.startswith(bos):
+        text = text[len(bos):]
+    if tail and eos and text.rstrip().endswith(eos):
+        text = text.rstrip()[:-len(eos)]
+    return text
+
+
+def _special_token_drop(job, guard: re.Pattern, bos: str | None, eos: str | None):
+    if job[0] == "chat":
+        texts = [(f"{m['role']} turn", m["content"]) for m in job[1]]
+    elif job[0] == "supervised":
+        texts = [("input", _inner(job[1], bos, eos, True, False)), ("output", _inner(job[2], bos, eos, False, True))]
+    else:
+        texts = [("text", _inner(job[1], bos, eos, True, True))]
+    for side, text in texts:
+        found = guard.search(text)
+        if found is not None:
+            return Drop("special-token-in-text", f"{found.group(0)!r} in the {side} at character {found.start()} "
+                        "(pass --allow-special-tokens to keep it as the token)")
+    return None
+
+
+def job(record: dict, mode: str, counters: Counter, fmt: PromptFormat | None = None, guard=None):
+    """What to tokenize for ``record`` under ``mode`` and the prompt format, or a ``Drop``.
+
+    ``guard``: (pattern, bos, eos) of the special tokens that make a record unusable where its
+    own text holds them.
+    """
     seen = _seen(record, counters)
-    return seen if isinstance(seen, Drop) else _formatted(CONVERT[mode](seen), record, fmt)
+    if isinstance(seen, Drop):
+        return seen
+    if guard is not None:
+        bad = _special_token_drop(seen, *guard)
+        if bad is not None:
+            return bad
+    return _formatted(CONVERT[mode](seen), record, fmt)

@@ -1,12 +1,15 @@
 """tokenize records into an Arrow file of input_ids, labels and length, masked for training
 
-Input/output records (also prompt/generation) are supervised: [BOS] + input + output + EOS,
-labels -100 over BOS and input (unless --train-on-source). The EOS ends every example once
-and is always trained, also where pad == eos; BOS only where the tokenizer adds one. Too
-long: the input loses its start; where the output alone does not fit, the record is dropped.
-Text records: one example each, cut at --max-length, or --pack: documents joined with EOS
-and cut into --max-length blocks. Chat records (messages): the tokenizer's chat template,
-trained on the assistant turns only. Every truncation and drop is counted in OUT.stats.json.
+Input/output records (every layout prep.core.shapes reads) are laid out by --prompt-format
+(the chat template by default, else the Alpaca prompt) with the loss on the answer only
+(unless --train-on-source). Each answer ends with one EOS, always trained, also where pad ==
+eos; BOS only where the tokenizer adds one; a record whose own text holds the tokenizer's
+special tokens inside it is rejected (--allow-special-tokens keeps it). Too long: the input
+loses its start; where the output alone does not fit, the record is dropped. Text records:
+one example each, ending with EOS when it fits and cut at --max-length without one when it
+does not (it does not end there), or --pack: documents joined with EOS and cut into
+--max-length blocks. Chat records: the chat template, trained on the assistant turns only,
+one EOS per answer. Every truncation and drop is counted in OUT.stats.json.
 """
 from __future__ import annotations
 
@@ -52,6 +55,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--template-file", "--template_file", dest="template_file", type=Path, default=None,
                         help="a text file whose {prompt} (or {instruction} and {input}) is filled in; the "
                         "rendering is the prompt and the response follows it")
+    parser.add_argument("--allow-special-tokens", "--allow_special_tokens", dest="allow_special_tokens",
+                        action="store_true", help="keep records whose text holds the tokenizer's own special "
+                        "tokens (EOS, BOS, chat markers), encoded as those tokens; by default such a record is "
+                        "rejected, since an EOS inside an answer trains the model to stop there")
     parser.add_argument("--pack", action="store_true",
                         help="text records: join documents (each ending with EOS) and cut into "
                         "--max-length blocks instead of one truncated example per record")
@@ -134,7 +141,8 @@ def run(args) -> int:
         source_max_len=args.source_max_len, target_max_len=args.target_max_len,
         add_special_tokens=tuple(t.strip() for t in args.add_special_tokens.split(",") if t.strip()),
         num_proc=args.num_proc, batch_size=args.batch_size, prompt_format=args.prompt_format,
-        system_prompt=args.system_prompt, template=read_template(args.template_file))
+        system_prompt=args.system_prompt, template=read_template(args.template_file),
+        allow_special_tokens=args.allow_special_tokens)
     tokenizer = load_tokenizer(args.tokenizer_path, config.add_special_tokens)
     fmt = prompt_format(tokenizer, config)
     specials = detect_specials(tokenizer)

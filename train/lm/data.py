@@ -130,6 +130,29 @@ def _report(spec: str, broken: list[str], counters: Counter) -> None:
               + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())), file=sys.stderr)
 
 
+def fully_masked_rows(ds) -> int:
+    """Rows whose every label is -100: they add nothing to the loss."""
+    rows_with_a_label = 0
+    for chunk in ds.data.column("labels").chunks:
+        flat = pc.list_flatten(chunk)
+        parents = pc.list_parent_indices(chunk)
+        rows_with_a_label += len(pc.unique(pc.filter(parents, pc.not_equal(flat, -100))))
+    return len(ds) - rows_with_a_label
+
+
+def check_trainable(ds, spec: str, uft: bool) -> None:
+    """Refuses a training set with nothing to learn (the loss would be 0 throughout); names a few."""
+    if uft or "labels" not in ds.column_names or len(ds) == 0:
+        return
+    masked = fully_masked_rows(ds)
+    if masked == len(ds):
+        raise StageError(f"{spec}: all {masked} rows have every label -100: nothing to train on (was it "
+                         "tokenized with the prompt only, or outputs cut away by --target_max_len?)")
+    if masked:
+        print(f"tunesmith: warning: {spec}: {masked} of {len(ds)} rows have every label -100 and teach "
+              "nothing", file=sys.stderr)
+
+
 def check_columns(ds, spec: str, uft: bool) -> None:
     """input_ids, and labels unless --uft; equal lengths per row."""
     columns = ds.column_names
@@ -195,6 +218,7 @@ def load_data(data_args, training_args, tokenizer, specials=()) -> tuple:
             loaded[name] = LOADERS[source_kind(path)](path, tokenizer, data_args, specials)
             check_columns(loaded[name], path, data_args.uft)
     train, evaluation = loaded["train"], loaded.get("eval")
+    check_trainable(train, spec, data_args.uft)
     wants_eval = training_args.do_eval or getattr(training_args.eval_strategy, "value", "no") != "no"
     if evaluation is None and data_args.eval_dataset_size > 0 and wants_eval:
         seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
