@@ -41,8 +41,8 @@ def test_eos_inside_an_answer_is_rejected_unless_allowed(cli, tmp_path, bos_eos)
     assert code == 0, err
     code, stdout, _ = cli("prep", "inspect", out, "--tokenizer-path", bos_eos, "-n", 0)
     assert code == 1
-    assert "eos-inside" in stdout and "2 rows FAIL" in stdout       # "mid" and "two"
-    assert "trained EOS per row: 1 in 2 rows, 2 in 2 rows" in stdout   # "mid" and "two" train two
+    assert "eos-inside" in stdout and "1 rows FAIL" in stdout       # "mid"; "two" loses its repeated end
+    assert "trained EOS per row: 1 in 3 rows, 2 in 1 rows" in stdout   # "mid" trains two
 
 
 def test_a_multi_turn_chat_trains_one_eos_per_answer_and_passes(cli, tmp_path, bos_eos):

@@ -100,3 +100,23 @@ def test_a_giant_line_is_rejected_unread_and_memory_stays_flat(tmp_path, stage):
     assert len(kept) == 1 and stats["errors"] == 1 and "40,000,013 bytes" in rejects[0]["detail"]  # with its newline
     # The line is 40 MB; reading it whole (and decoding and parsing it) costs several times that.
     assert peak - base < 24 * 1024, (base, peak)
+
+
+WRONG_TYPES = [{"id": "list", "text": [1, 2, 3]}, {"id": "nums", "input": 5, "output": 6},
+               {"id": "turn", "messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]},
+               {"id": "null", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": None}]},
+               {"id": "alpaca", "instruction": ["a"], "input": "", "output": "o"}]
+
+
+@pytest.mark.parametrize("stage", [["clean"], ["dedup"], ["split"], ["cluster", "--clusters", "1",
+                                                                      "--encoder", "tfidf"]])
+def test_text_fields_that_are_not_text_are_errors_at_read_time(cli, tmp_path, stage):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [GOOD, *WRONG_TYPES]))
+    out = tmp_path / "out.jsonl"
+    flags = ["--train-output", out] if stage == ["split"] else ["--output", out]
+    code, _, err = cli("prep", *stage, "--input", src, *flags, "--quiet")
+    assert code == 0, err
+    kept, rejects, stats = outputs(out)
+    assert [r["id"] for r in kept] == ["ok"] and stats["errors"] == len(WRONG_TYPES)
+    assert all(r["detail"].startswith("not text") and r["where"].startswith(f"{src}:") for r in rejects)

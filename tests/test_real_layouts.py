@@ -86,10 +86,14 @@ def test_a_file_of_no_known_layout_fails_loudly(cli, tmp_path):
     assert code == 2 and "kept 0 of 12" in err and "unknown-shape" in err
 
 
+# Completions that end in the literal stop text of GPT-style models.
+ENDOFTEXT = "prompt_completion_endoftext.jsonl"
+
+
 def test_every_kept_record_tokenizes_with_its_response_trained(cli, tmp_path, tokenizers_dir):
     tok = load_tokenizer(str(tokenizers_dir["bos_eos"]))
     records = []
-    for name in sorted(SUPERVISED) + CHATS:
+    for name in sorted(set(SUPERVISED) - {ENDOFTEXT}) + CHATS:
         code, err, out = extract(cli, tmp_path, name)
         assert code == 0, err
         records += outputs(out)[0]
@@ -101,3 +105,22 @@ def test_every_kept_record_tokenizes_with_its_response_trained(cli, tmp_path, to
     for record, example in supervised:
         trained = tok.decode([t for t, label in zip(example["input_ids"], example["labels"]) if label != -100])
         assert trained == record["output"] + tok.eos_token   # the answer alone is trained, then one EOS
+
+
+@pytest.mark.parametrize("flavour, kept", [("no_bos", True), ("bos_eos", False)])
+def test_a_literal_stop_text_is_the_eos_or_a_rejected_special_token(cli, tmp_path, tokenizers_dir, flavour, kept):
+    """With a tokenizer whose EOS is <|endoftext|> the trailing stop text is the example's one EOS;
+    with one for which it is another special token, the record is rejected, never trained as text."""
+    tok = load_tokenizer(str(tokenizers_dir[flavour]))
+    code, err, out = extract(cli, tmp_path, ENDOFTEXT)
+    assert code == 0, err
+    records = outputs(out)[0]
+    assert all(r["output"].endswith("<|endoftext|>") for r in records)
+    drops: list = []
+    examples = list(encode_records(records, tok, TokenizeConfig(max_length=4096), Counter(),
+                                   on_drop=lambda r, reason, d: drops.append((reason, d))))
+    if kept:
+        assert drops == [] and all(e["input_ids"].count(tok.eos_token_id) == 1 for e in examples)
+    else:
+        assert examples == [] and {reason for reason, _ in drops} == {"special-token-in-text"}
+        assert "'<|endoftext|>' in the output" in drops[0][1]

@@ -259,7 +259,7 @@ def test_num_proc_gives_identical_bytes(tmp_path, cli, tokenizers_dir):
 
 def test_added_special_tokens_are_single_tokens(tmp_path, tokenizers_dir):
     tok = load_tokenizer(tokenizers_dir["bos_eos"], ("<|model|>",))
-    (ex,), _ = encode(tok, [{"input": "hello<|model|>", "output": "world"}])
+    (ex,), _ = encode(tok, [{"input": "hello<|model|>", "output": "world"}], add_special_tokens=("<|model|>",))
     assert tok.convert_tokens_to_ids("<|model|>") in ex["input_ids"]
     with pytest.raises(StageError, match="no such folder"):
         load_tokenizer(tmp_path / "missing")

@@ -245,6 +245,30 @@ def prompt_parts(record: dict, prompt: str) -> tuple[str, str]:
     return prompt, ""
 
 
+def type_problem(record: dict) -> str | None:
+    """Why a record of a known layout cannot be text at all (a number, list or null where its
+    layout reads text; a turn whose content is not a string), or None. Emptiness is not a type
+    problem: each stage decides what an empty field means."""
+    layout = layout_of(record)
+    if layout is None:
+        return None
+    source = record if all(k in record for k in needed_keys(layout)) else folded(record)
+    if layout in ("messages", "sharegpt"):
+        turns_ = source.get("messages", source.get("conversations"))
+        if not isinstance(turns_, list):
+            return f"{layout} holds {type(turns_).__name__}, not a list of turns"
+        for number, turn in enumerate(turns_, 1):
+            content = turn.get("content", turn.get("value")) if isinstance(turn, dict) else turn
+            if not isinstance(content, str):
+                return f"turn {number}: content is {type(content).__name__}, not text"
+        return None
+    for key in used_keys(layout):
+        value = source.get(key)
+        if key in source and not isinstance(value, str) and not (value is None and key not in needed_keys(layout)):
+            return f"{key!r} holds {type(value).__name__}, not text"
+    return None
+
+
 def kind(record: dict) -> str:
     """'messages', 'input-output' or 'text': what the filters and the statistics see."""
     layout = layout_of(record)

@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 
 from prep.core.errors import StageError
 from prep.core.records import RAW_PREVIEW_CHARS, Read, dumps
+from prep.core.shapes import type_problem
 
 # Input bytes hashed per read call when fingerprinting inputs for the stats file.
 HASH_CHUNK_BYTES = 1 << 20
@@ -296,12 +297,20 @@ class Stage:
         if not self.quiet:
             print(f"{self.name}: skipped {where}: {reason}", file=sys.stderr)
 
-    def good_reads(self, reads: Iterable[Read], desc: str | None = None) -> Iterator[Read]:
-        """Count every item read, turn broken ones into errors, yield the good ones (with where)."""
+    def good_reads(self, reads: Iterable[Read], desc: str | None = None, check_types: bool = True) -> Iterator[Read]:
+        """Count every item read, turn broken ones into errors, yield the good ones (with where).
+
+        ``check_types``: a record whose layout reads text where it holds a number, a list or null
+        is an error here, at read time, so that no stage keeps it or writes it on.
+        """
         for item in progress(reads, self.quiet, desc=desc or self.name, unit="rec"):
             self.read()
             if item.error is not None:
                 self.error(item.where, item.error, item.raw)
+                continue
+            problem = type_problem(item.record) if check_types else None
+            if problem is not None:
+                self.error(item.where, f"not text: {problem}", record=item.record)
             else:
                 yield item
 

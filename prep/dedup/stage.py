@@ -18,7 +18,7 @@ from prep.core.errors import StageError
 from prep.core.flags import add_common
 from prep.core.records import input_files, read_records, set_meta
 from prep.core.shapes import main_text
-from prep.core.stage import Stage, options_of, progress
+from prep.core.stage import Stage, options_of
 from prep.dedup.groups import Deduper, Settings
 from prep.dedup.minhash import choose_bands
 
@@ -82,11 +82,7 @@ def run(args: argparse.Namespace) -> int:
     wheres: list[str] = []
     with Stage("dedup", args.output, options_of(args), inputs=input_files(args.input),
                quiet=args.quiet) as stage:
-        for item in progress(read_records(args.input, args.max_record_bytes), args.quiet, desc="dedup: read", unit="rec"):
-            stage.read()
-            if item.error is not None:
-                stage.error(item.where, item.error, item.raw)
-                continue
+        for item in stage.good_reads(read_records(args.input, args.max_record_bytes), desc="dedup: read"):
             deduper.add(main_text(item.record))
             records.append(item.record)
             wheres.append(item.where)

@@ -76,7 +76,7 @@ def _batches(records: Iterable[dict], config: TokenizeConfig, tokenizer, counter
     """(records, jobs-or-drops) per batch, with only the jobs sent to the encoder."""
     has_template = template_text(tokenizer) is not None
     fmt = prompt_format(tokenizer, config)
-    guard = None if config.allow_special_tokens else special_tokens_guard(tokenizer, config.add_special_tokens)
+    guard = special_tokens_guard(tokenizer, config.add_special_tokens, check=not config.allow_special_tokens)
     items, preps = [], []
     for record in records:
         prep = job(record, config.mode, counters, fmt, guard)

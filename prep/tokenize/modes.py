@@ -89,9 +89,9 @@ def _as_chat(job):
 CONVERT = {"auto": lambda job: job, "text": _as_text, "supervised": _as_supervised, "chat": _as_chat}
 
 
-def special_tokens_guard(tokenizer, allowed=()):
+def special_tokens_guard(tokenizer, allowed=(), check: bool = True):
     """(pattern, bos, eos): the tokenizer's own special tokens (EOS, BOS, chat markers...) less
-    ``allowed``, or None when it has none.
+    ``allowed`` as one pattern (None where ``check`` is off or there are none), and its BOS and EOS.
 
     Written inside a record's text they are encoded as the special token itself: an EOS in an
     answer would be trained as a stop in mid-sentence, a turn marker would fake a turn.
@@ -99,9 +99,8 @@ def special_tokens_guard(tokenizer, allowed=()):
     named = set(tokenizer.all_special_tokens)
     added = {tok.content for tok in getattr(tokenizer, "added_tokens_decoder", {}).values() if tok.special}
     tokens = sorted({t for t in named | added if t and t not in set(allowed)}, key=len, reverse=True)
-    if not tokens:
-        return None
-    return re.compile("|".join(map(re.escape, tokens))), tokenizer.bos_token, tokenizer.eos_token
+    pattern = re.compile("|".join(map(re.escape, tokens))) if tokens and check else None
+    return pattern, tokenizer.bos_token, tokenizer.eos_token
 
 
 def _inner(text: str, bos: str | None, eos: str | None, head: bool, tail: bool) -> str:
@@ -139,7 +138,10 @@ def job(record: dict, mode: str, counters: Counter, fmt: PromptFormat | None = N
     if isinstance(seen, Drop):
         return seen
     if guard is not None:
-        bad = _special_token_drop(seen, *guard)
+        pattern, bos, eos = guard
+        bad = _special_token_drop(seen, pattern, bos, eos) if pattern is not None else None
         if bad is not None:
             return bad
+        if seen[0] == "supervised":  # the pair's own BOS and EOS go: the format and masking add them
+            seen = ("supervised", _inner(seen[1], bos, eos, True, False), _inner(seen[2], bos, eos, False, True))
     return _formatted(CONVERT[mode](seen), record, fmt)
