@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from stage_outputs import outputs
 
 GOOD = {"id": "ok", "instruction": "Name a prime.", "input": "", "output": "Seven is prime."}
