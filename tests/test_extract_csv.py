@@ -218,3 +218,16 @@ def test_empty_file_is_a_setup_error(cli, tmp_path):
     code, _, err = cli("prep", "extract", "csv", "--input", path, "--output", tmp_path / "o.jsonl",
                        "--text-column", "body")
     assert code == 2 and "no header row" in err
+
+
+def test_undecodable_bytes_in_a_ragged_row_are_an_error_not_a_crash(cli, tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_bytes(b'title,body\nok,fine text\nx,\xff bad,extra\n"q","\xed\xa0\x80 surrogate bytes"\n')
+    out = tmp_path / "o.jsonl"
+    code, _, err = cli("prep", "extract", "csv", "--input", src, "--output", out, "--text-column", "body",
+                       "--quiet")
+    assert code == 0 and "Traceback" not in err
+    assert [r["text"] for r in read_jsonl(out)] == ["fine text"]
+    rejected = read_jsonl(sidecar(out, ".rejected.jsonl"))
+    assert [r["where"] for r in rejected] == [f"{src}:3", f"{src}:4"]
+    assert "\\udcff" in rejected[0]["raw"] and "expected 2 fields" in rejected[0]["detail"]

@@ -290,7 +290,9 @@ class Stage:
         self.error_reasons[re.split(r"[:(]| at ", reason, maxsplit=1)[0].strip()] += 1
         line = {"reason": "error", "detail": reason, "where": where}
         if raw is not None:
-            line["raw"] = raw[:RAW_PREVIEW_CHARS]
+            # Undecodable bytes a reader kept as lone surrogates are shown as \\udcXX escapes:
+            # the rejects file is UTF-8 like every output.
+            line["raw"] = raw[:RAW_PREVIEW_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
         if record is not None:
             line["record"] = record
         self._rejects.handle.write(dumps(line))
