@@ -32,7 +32,7 @@ from train.cli import main as tunesmith
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_COMMIT = "c01fed5"
-BASELINE_FILES = ("dialect", "load", "quotes", "rows", "scan", "schema")
+BASELINE_FILES = ("dialect", "load", "quotes", "rows", "scan", "schema")  # as they were at BASELINE_COMMIT
 WORDS = ("the", "pan", "heat", "oil", "garlic", "slowly", "until", "golden", "add", "salt", "rest",
          "crème", "brûlée", "日本", "it's", "\"quoted\"", "C:\\temp", "50%", "tab\there", "a;b")
 STATEMENT_CHARS = 64_000   # mysqldump's extended INSERTs are cut near net_buffer_length

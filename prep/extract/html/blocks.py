@@ -14,27 +14,17 @@ at least half of the text is kept alone, leaving related posts and comments behi
 """
 from __future__ import annotations
 
-import codecs
 import importlib.util
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from bs4 import BeautifulSoup, UnicodeDammit
+from bs4 import BeautifulSoup
 
+from prep.extract.html.charset import Decoded, decode
 from prep.extract.html.walk import BlockWalker, pre_source, pre_text
 
-# The charset of a page is declared in its first bytes; browsers look at the first 1,024,
-# a little more costs nothing and catches pages with a long comment before <meta>.
-CHARSET_SCAN_BYTES = 4096
-META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
-# What browsers do with these labels (WHATWG Encoding): latin-1 and ASCII pages are read as
-# windows-1252, a superset, so curly quotes and the euro sign in 0x80-0x9F come out right;
-# a UTF-16 label on a page that is ASCII-compatible bytes cannot be true and means UTF-8.
-LABEL_MEANS = {"iso8859-1": "cp1252", "ascii": "cp1252", "utf-16": "utf-8",
-               "utf-16-le": "utf-8", "utf-16-be": "utf-8"}
 # C0 controls other than tab, newline, form feed and carriage return are parse errors in
 # HTML; removing them also keeps the walker's stand-ins for <br> and cells unambiguous.
 CONTROLS = dict.fromkeys([*range(0, 9), 11, *range(14, 32), 127])
@@ -50,40 +40,9 @@ class Page:
     extractor: str = "bs4"
     # The page's code blocks as the rules keep them, keyed by squeeze() (see code_blocks).
     code: dict[str, str] = field(default_factory=dict)
-
-
-def codec_name(label: bytes | str) -> str | None:
-    """The Python codec for a charset label, as a browser would read it; None if unknown."""
-    if isinstance(label, bytes):
-        label = label.decode("ascii", "replace")
-    try:
-        name = codecs.lookup(label.strip()).name
-    except LookupError:
-        return None
-    return LABEL_MEANS.get(name, name)
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding): a byte-order mark first, then <meta charset>, then UTF-8, then a guess.
-
-    The guess is bs4's UnicodeDammit (its detectors, then windows-1252), which never fails.
-    """
-    for bom, encoding in BOMS:
-        if data.startswith(bom):
-            return data[len(bom):].decode(encoding, "replace"), encoding
-    if b"\x00" in data[:CHARSET_SCAN_BYTES]:
-        raise ValueError("binary data (NUL bytes), not an HTML page")
-    found = META_CHARSET.search(data, 0, CHARSET_SCAN_BYTES)
-    declared = codec_name(found.group(1)) if found else None
-    for encoding in dict.fromkeys(e for e in (declared, "utf-8") if e):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    dammit = UnicodeDammit(data, ["utf-8", "windows-1252"], is_html=True)
-    if dammit.unicode_markup is None:
-        return data.decode("cp1252", "replace"), "cp1252"
-    return dammit.unicode_markup, codec_name(dammit.original_encoding or "cp1252") or "cp1252"
+    # How the charset was chosen when the label and the bytes disagreed (charset.decode).
+    decision: str | None = None
+    declared: str | None = None
 
 
 def collapse(text: str) -> str:
@@ -103,22 +62,29 @@ def soup_parser() -> str:
 
 def page_text(data: bytes) -> Page:
     """Decode, parse with BeautifulSoup (lxml) and keep the main text of one page."""
-    return markup_page(*decode(data))
+    return markup_page(decode(data))
 
 
 def parse(markup: str) -> BeautifulSoup:
-    return BeautifulSoup(markup.translate(CONTROLS), soup_parser())
+    """The page's tree. lxml's huge_tree lifts libxml2's 10,000,000-byte cap on one node: past
+    it, libxml2 gives up on a comment (or processing instruction) and hands its content on as
+    text, so a 10 MB comment became page text; the stage bounds the page's size instead."""
+    parser = soup_parser()
+    options = {"huge_tree": True} if parser == "lxml" else {}
+    return BeautifulSoup(markup.translate(CONTROLS), parser, **options)
 
 
-def markup_page(markup: str, encoding: str) -> Page:
-    """The main text of one decoded page by this project's rules (``encoding`` is reported)."""
+def markup_page(decoded: Decoded) -> Page:
+    """The main text of one decoded page by this project's rules (its charset is reported)."""
+    markup = decoded.text
     soup = parse(markup)
     code = code_blocks(soup) if CODE_TAG.search(markup) else {}
     walker = BlockWalker()
     walker.walk(soup)
     title = walker.title or walker.og_title or walker.h1
     text = unicodedata.normalize("NFC", walker.text())
-    return Page(text, unicodedata.normalize("NFC", collapse(title)) if title else None, encoding, code=code)
+    return Page(text, unicodedata.normalize("NFC", collapse(title)) if title else None, decoded.encoding,
+                code=code, decision=decoded.decision, declared=decoded.declared)
 
 
 def code_blocks(soup: BeautifulSoup) -> dict[str, str]:

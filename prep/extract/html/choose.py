@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from dataclasses import replace
 
+import lxml.html
 import trafilatura
 
-from prep.extract.html.blocks import Page, collapse, decode, markup_page, source_code, squeeze
+from prep.extract.html.blocks import Page, collapse, markup_page, source_code, squeeze
+from prep.extract.html.charset import decode
 from prep.extract.html.tree import join_blocks, tree_blocks
 
 # trafilatura's text is kept when it holds at least this share of the rules' text (non-space
@@ -38,11 +41,28 @@ FALLBACK_SHARE = 0.3
 # stage reports every page it drops (the rejects file and a line on stderr), so they are noise.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
+# libxml2 gives up on one node (a comment, a text run) over 10,000,000 bytes unless told
+# otherwise, and trafilatura's own parser does not tell it: the rest of the page is lost. A
+# page of fewer characters than a quarter of that (UTF-8 spends at most 4 bytes on one) cannot
+# hold such a node and goes to trafilatura as text, parsed as trafilatura parses it; a longer
+# one is parsed here with the same options and huge_tree, and handed over as a tree.
+LIBXML_NODE_BYTES = 10_000_000
+HUGE_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                                   remove_comments=True, remove_pis=True, huge_tree=True)
+
+
+def trafilatura_input(markup: str):
+    """The page as trafilatura should get it: the text itself, or for a long page its tree."""
+    if len(markup) * 4 < LIBXML_NODE_BYTES:
+        return markup
+    return lxml.html.fromstring(markup.encode("utf-8", "surrogatepass"), parser=HUGE_PARSER)
+
 
 def trafilatura_result(markup: str, with_metadata: bool = True,
                        precise: bool = False) -> tuple[list[tuple[str, str]], str | None]:
     """trafilatura's main content of one decoded page as (kind, text) blocks, and its title."""
-    document = trafilatura.bare_extraction(markup, include_comments=False, with_metadata=with_metadata,
+    document = trafilatura.bare_extraction(trafilatura_input(markup), include_comments=False,
+                                           with_metadata=with_metadata,
                                            favor_precision=precise)
     if document is None:
         return [], None
@@ -59,9 +79,10 @@ def restore_code(blocks: list[tuple[str, str]], code: dict[str, str]) -> list[tu
 
 
 def trafilatura_extract(data: bytes) -> Page:
-    markup, encoding = decode(data)
-    blocks, title = trafilatura_result(markup)
-    return Page(join_blocks(restore_code(blocks, source_code(markup))), title, encoding, "trafilatura")
+    decoded = decode(data)
+    blocks, title = trafilatura_result(decoded.text)
+    return Page(join_blocks(restore_code(blocks, source_code(decoded.text))), title, decoded.encoding,
+                "trafilatura", decision=decoded.decision, declared=decoded.declared)
 
 
 def weight(text: str) -> int:
@@ -72,11 +93,11 @@ def weight(text: str) -> int:
 def auto_extract(data: bytes) -> Page:
     """trafilatura's text (precision mode), or the rules' text where trafilatura kept nothing or
     a fragment. The title is the rules' (<title>, og:title, then the first <h1>)."""
-    markup, encoding = decode(data)
+    decoded = decode(data)
     # Metadata (dates, authors, site name) is not used here, and finding it costs time.
-    blocks, title = trafilatura_result(markup, with_metadata=False, precise=True)
-    rules = markup_page(markup, encoding)
+    blocks, title = trafilatura_result(decoded.text, with_metadata=False, precise=True)
+    rules = markup_page(decoded)
     text = join_blocks(restore_code(blocks, rules.code))
     if not text or weight(text) < FALLBACK_SHARE * weight(rules.text):
-        return Page(rules.text, rules.title or title, encoding, "bs4")
-    return Page(text, rules.title or title, encoding, "trafilatura")
+        return replace(rules, title=rules.title or title)
+    return replace(rules, text=text, title=rules.title or title, extractor="trafilatura")

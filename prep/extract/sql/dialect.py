@@ -1,8 +1,9 @@
 """MySQL and PostgreSQL statements rewritten as SQLite's, from sqlparse tokens: the slow, exact way.
 
-scan.py has already taken quoted text out as ``:qN`` placeholders, so the tokens here are
-plain SQL. Used for CREATE TABLE (schema.py) and for the INSERT forms that inserts.py does
-not read (schema prefixes, casts, MySQL modifiers and ``ON DUPLICATE KEY UPDATE`` dropped).
+The Scanner of quotes.py has already taken quoted text out as ``:qN`` placeholders, so the
+tokens here are plain SQL. Used for CREATE TABLE (schema.py) and for the INSERT forms that
+inserts.py does not read (schema prefixes, casts, MySQL modifiers and ``ON DUPLICATE KEY
+UPDATE`` dropped).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlparse import tokens as T
 
-from prep.extract.sql.scan import Quoted
+from prep.extract.sql.quotes import Quoted
 
 # Words that end a column's type and start its constraints or options.
 COLUMN_STOP = {
@@ -43,10 +44,16 @@ class NotLoaded(Exception):
 
 @dataclass
 class Plan:
-    """What to run for one statement, the table it writes, and (CREATE TABLE) its column definitions."""
+    """What to run for one statement, the table it writes, and (CREATE TABLE) its column definitions.
+
+    For an INSERT: ``form`` is the word after its table and column list (VALUES, SELECT, SET...)
+    and ``values`` the VALUES list as SQLite reads it, the end of ``sql`` (None for other forms).
+    """
     sql: str
     table: str
     columns: list | None = None
+    form: str = ""
+    values: str | None = None
 
 
 def word(token) -> str:
@@ -179,5 +186,8 @@ def rewrite_insert(tokens: list, values: dict) -> Plan:
             break
     rest = [(ttype, "VALUES") if w == "VALUE" else (ttype, value) for (ttype, value), w in zip(rest, words)]
     values_at = next((k for k, w in enumerate(words) if w in ("VALUE", "VALUES", "SELECT")), len(rest))
-    sql = f"{verb}{conflict} INTO {ident(table)} {render(rest, values, values_at)}"
-    return Plan(sql, table)
+    after = group_end(rest, 0) if rest and rest[0][1] == "(" else 0   # past the column list
+    form = word(rest[after]) if after < len(rest) else ""
+    head = f"{verb}{conflict} INTO {ident(table)} {render(rest[:values_at + 1], values, values_at)}"
+    body = render(rest[values_at + 1:], values, 0)
+    return Plan(f"{head} {body}", table, form=form, values=body if form == "VALUES" else None)

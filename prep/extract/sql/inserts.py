@@ -41,6 +41,7 @@ PREFIXES = {"mysql": ("N'", "n'", "B'", "b'"), "postgres": ("E'", "e'", "N'", "n
 PREFIXED = re.compile(r"[\s,(][EeNnBb]'")
 INTRODUCER = re.compile(r"(?<![\w$])_[A-Za-z0-9]+\s*'")
 HEX_INTRODUCER = re.compile(r"(?<![\w$])_[A-Za-z0-9]+\s*(?=0[xX])")   # _binary 0x...: the bytes alone
+ROW_MARK = re.compile(r"[()]|[^\s(),]")   # parentheses, and at depth 0 anything but a separator
 VERSION_COMMENT = re.compile(r"/\*!\d*(.*?)\*/", re.S)
 MYSQL_STRING, MYSQL_DQUOTED = mysql_fast_decoder("'"), mysql_fast_decoder('"')
 
@@ -161,18 +162,21 @@ def fix_strings(parts: list[str], dialect: str, backslashes: bool) -> None:
 
 
 def rows_of(body: str, dialect: str, backslashes: bool = False) -> list[tuple[int, str]]:
-    """Each top-level (...) of a VALUES list: (offset in ``body``, its text)."""
+    """Each top-level (...) of a VALUES list: (offset in ``body``, its text). A word between rows
+    ends the list: what follows (ON DUPLICATE KEY UPDATE a = VALUES(a)) holds no rows."""
     parts = literal_split(dialect, backslashes).split(body)
     rows, depth, start, pos = [], 0, 0, 0
     for i, part in enumerate(parts):
         if i % 2 == 0:
-            for m in re.finditer(r"[()]", part):
+            for m in ROW_MARK.finditer(part):
                 if m.group() == "(":
                     start = pos + m.start() if depth == 0 else start
                     depth += 1
-                elif depth > 0:
+                elif m.group() == ")" and depth > 0:
                     depth -= 1
                     if depth == 0:
                         rows.append((start, body[start:pos + m.end()]))
+                elif m.group() not in "()" and depth == 0 and rows:
+                    return rows
         pos += len(part)
     return rows

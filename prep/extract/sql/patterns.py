@@ -4,7 +4,9 @@ Speed comes from letting the regex engine walk the text: one ``match`` consumes 
 statement (runs of plain characters, quoted text, comments) up to its delimiter, so Python
 runs once per statement, not once per character or token. No alternative matches a quote,
 comment or dollar-quote that is not closed yet, so a statement cut off at the end of the
-read buffer never matches: the caller reads more and tries again.
+read buffer never matches: the caller reads more and tries again. The dialect itself is
+guessed from marks in a dump's first characters, since the quoting rules decide where every
+string ends.
 
 Statement kinds: what a statement is, read from its first words, and whether a BEGIN ... END body is still open.
 
@@ -18,6 +20,23 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+# Characters read from the start of a dump to guess its dialect.
+SNIFF_CHARS = 65536
+DIALECT_MARKERS = {
+    "mysql": (r"mysqldump|MySQL dump|MariaDB dump", r"ENGINE\s*=", r"/\*!\d{5}", r"`\w+`", r"\\'"),
+    "postgres": (r"PostgreSQL database dump|pg_dump", r"standard_conforming_strings",
+                 r"FROM stdin;", r"::[a-z]", r"\bpublic\.\w"),
+    "sqlite": (r"PRAGMA foreign_keys\s*=\s*OFF", r"BEGIN TRANSACTION;", r"\bsqlite_sequence\b"),
+}
+
+
+def detect_dialect(head: str) -> str | None:
+    """The dialect whose markers the start of the dump shows most; None where it shows none."""
+    scores = {name: sum(bool(re.search(p, head, re.I)) for p in pats) for name, pats in DIALECT_MARKERS.items()}
+    best = max(scores, key=scores.get)
+    return best if scores[best] else None
+
+
 # Quoted text. MySQL escapes with backslashes (and doubles quotes); PostgreSQL with
 # standard_conforming_strings on, and SQLite, only double them.
 ESCAPED = r"'(?:[^'\\]++|\\.|'')*+'"
@@ -27,8 +46,11 @@ DQUOTE = r'"(?:[^"]++|"")*+"'
 BACKTICK = r"`(?:[^`]++|``)*+`"
 # E'...' (and, harmlessly, a typed literal such as DATE'...' read the same way).
 E_LITERAL = r"[Ee]'(?:[^'\\]++|\\.|'')*+'"
-DOLLAR = r"\$((?:[A-Za-z_]\w*)?)\$.*?\$\1\$"
+# {n} names the tag's group: a pattern holding several copies needs a name for each.
+DOLLAR = r"\$(?P<tag{n}>(?:[A-Za-z_]\w*)?)\$.*?\$(?P=tag{n})\$"
 BLOCK_COMMENT = r"/\*.*?\*/"
+# Parentheses a row of a streamed VALUES list may nest: the row's own, CAST(... AS DECIMAL(10,2)).
+ROW_DEPTH = 4
 
 
 def _single(char: str, not_before: list[str], delimiter: str) -> str:
@@ -39,9 +61,9 @@ def _single(char: str, not_before: list[str], delimiter: str) -> str:
     return re.escape(char) + (f"(?!{'|'.join(blocked)})" if blocked else "")
 
 
-@lru_cache(maxsize=32)
-def statement_pattern(dialect: str, delimiter: str = ";", backslashes: bool = False) -> re.Pattern:
-    """Matches one statement from where it starts through ``delimiter``.
+def _token(dialect: str, delimiter: str, backslashes: bool, stops: str = "", n: int = 0) -> str:
+    """One piece of a statement: a run of plain code, quoted text, a comment, or a lone character
+    that opens none of those. ``stops`` are characters that never match (a row's parentheses).
 
     ``backslashes``: PostgreSQL strings take backslash escapes (standard_conforming_strings off).
     Characters mapped to None below never stand alone: they open something that must close.
@@ -53,7 +75,7 @@ def statement_pattern(dialect: str, delimiter: str = ";", backslashes: bool = Fa
     elif dialect == "postgres":
         singles = {"/": [r"\*"], "-": ["-"], "$": [r"(?:[A-Za-z_]\w*)?\$"], "E": ["'"], "e": ["'"],
                    "'": None, '"': None}
-        parts = [E_LITERAL, ESCAPED if backslashes else STANDARD, DQUOTE, DOLLAR, BLOCK_COMMENT,
+        parts = [E_LITERAL, ESCAPED if backslashes else STANDARD, DQUOTE, DOLLAR.format(n=n), BLOCK_COMMENT,
                  r"--[^\n]*+"]
     else:
         singles = {"/": [r"\*"], "-": ["-"], "'": None, '"': None, "`": None, "[": None}
@@ -61,9 +83,35 @@ def statement_pattern(dialect: str, delimiter: str = ";", backslashes: bool = Fa
     if delimiter[0] not in singles:
         # A one-character delimiter is never code; a longer one's first character may be.
         singles[delimiter[0]] = [] if len(delimiter) > 1 else None
-    run = "[^" + "".join(re.escape(c) for c in singles) + "]++"
-    singles_code = [_single(c, after, delimiter) for c, after in singles.items() if after is not None]
-    return re.compile(f"(?:{'|'.join([run, *parts, *singles_code])})*+{re.escape(delimiter)}", re.S)
+    run = "[^" + "".join(re.escape(c) for c in [*singles, *stops]) + "]++"
+    singles_code = [_single(c, after, delimiter) for c, after in singles.items()
+                    if after is not None and c not in stops]
+    return "|".join([run, *parts, *singles_code])
+
+
+@lru_cache(maxsize=32)
+def statement_pattern(dialect: str, delimiter: str = ";", backslashes: bool = False) -> re.Pattern:
+    """Matches one statement from where it starts through ``delimiter``."""
+    return re.compile(f"(?:{_token(dialect, delimiter, backslashes)})*+{re.escape(delimiter)}", re.S)
+
+
+@lru_cache(maxsize=32)
+def code_pattern(dialect: str, delimiter: str = ";", backslashes: bool = False) -> re.Pattern:
+    """As much of a statement as is whole in the text, stopping at a parenthesis, the delimiter,
+    or a quote or comment that does not close in the text (for passing over long statements)."""
+    return re.compile(f"(?:{_token(dialect, delimiter, backslashes, '()')})*+", re.S)
+
+
+@lru_cache(maxsize=32)
+def row_patterns(dialect: str, delimiter: str = ";", backslashes: bool = False) -> tuple[re.Pattern, re.Pattern]:
+    """(rows, row) of a VALUES list, parentheses nested up to ROW_DEPTH inside a row: ``rows``
+    matches whole rows each followed by ","; ``row`` one row (group "row") and what follows it
+    (group "next": "," or the delimiter, None for anything else)."""
+    group = rf"\((?:{_token(dialect, delimiter, backslashes, '()', 0)})*+\)"
+    for n in range(1, ROW_DEPTH):
+        group = rf"\((?:{_token(dialect, delimiter, backslashes, '()', n)}|{group})*+\)"
+    return (re.compile(rf"(?:\s*+{group}\s*+,)*+", re.S),
+            re.compile(rf"\s*+(?P<row>{group})\s*+(?P<next>,|{re.escape(delimiter)})?", re.S))
 
 
 @lru_cache(maxsize=8)

@@ -4,7 +4,9 @@ The text is read in large chunks; one regex match (patterns.statement_pattern) t
 whole statement, so a 10 MB dump costs a few thousand Python steps, not millions. What is
 not SQL is handled here: MySQL's ``DELIMITER $$`` (the delimiter can be any word, and the
 statements between are stored code, never run), psql's backslash commands, and the rows
-of ``COPY ... FROM stdin`` up to their ``\\.`` line, handed on in batches.
+of ``COPY ... FROM stdin`` up to their ``\\.`` line, handed on in batches. A statement that
+is not complete within a few MB is read in pieces instead (stream.py): an INSERT's rows by
+batch, anything over --max-row-bytes passed over unkept.
 """
 from __future__ import annotations
 
@@ -13,16 +15,21 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
+from prep.extract.sql import stream
+from prep.extract.sql.inserts import HEAD
+from prep.extract.sql.literals import Limits
 from prep.extract.sql.patterns import (
     BODY_KINDS,
     COPY_END,
     COPY_FROM_STDIN,
     DELIMITER_LINE,
+    HEAD_CHARS,
     LEAD,
     classify,
     open_blocks,
     statement_pattern,
 )
+from prep.extract.sql.stream import Streaming, TooLong
 
 # Characters read per chunk (about 4 MB of text): large enough that Python overhead per
 # chunk is nothing, small enough to keep memory flat on a multi-GB dump.
@@ -36,6 +43,7 @@ class Statement:
     text: str                  # without its delimiter
     kind: str
     unterminated: bool = False  # the dump ended before its delimiter
+    cut: int = 0               # over --max-row-bytes: characters passed over (``text`` is its start)
 
 
 @dataclass
@@ -45,12 +53,13 @@ class CopyRows:
     closed: bool | None        # True: the block's \. was read; False: the dump ended first
 
 
-class Splitter:
-    """Iterate to get Statement and CopyRows items in dump order."""
+class Splitter(Streaming):
+    """Iterate to get Statement, CopyRows, and (stream.py) ValuesRows and TooLong items in dump order."""
 
-    def __init__(self, fh, dialect: str):
+    def __init__(self, fh, dialect: str, limits: Limits = Limits()):
         self.fh = fh
         self.dialect = dialect
+        self.limits = limits
         self.delimiter = ";"
         self.backslashes = False   # PostgreSQL: standard_conforming_strings = off
         self.directives: Counter = Counter()   # DELIMITER, \connect ...: client commands, not SQL
@@ -71,7 +80,7 @@ class Splitter:
         """Statements in order; a stored program whose BEGIN ... END holds ";" comes out whole."""
         pending, depth = None, 0
         for item in self._items():
-            if isinstance(item, CopyRows):
+            if not isinstance(item, Statement):
                 yield item
             elif pending is not None:
                 pending.text += ";" + item.text
@@ -101,15 +110,34 @@ class Splitter:
                 continue
             pattern = statement_pattern(self.dialect, self.delimiter, self.backslashes)
             m = pattern.match(self.buf, self.pos)
-            if m is None and not self.eof:
-                self._fill(len(self.buf) - self.pos)   # doubling: a huge statement costs linear time
+            length = (m.end() if m else len(self.buf)) - self.pos
+            head = HEAD.match(self.buf, self.pos) if length > stream.STREAM_CHARS else None
+            if head is not None:   # a long INSERT, whole in the buffer or not: read by batch
+                yield from self._long_insert(head.end())
                 continue
-            end = m.end() if m else len(self.buf)
-            text = self.buf[self.pos:end - len(self.delimiter)] if m else self.buf[self.pos:].rstrip()
-            statement = Statement(self.line, text, classify(text), unterminated=m is None)
-            self._advance(end)
+            if length > max(self.limits.row_bytes, stream.STREAM_CHARS):
+                statement = self._cut(m)
+            elif m is None and not self.eof:
+                self._fill(length)   # doubling: a huge statement costs linear time
+                continue
+            else:
+                end = m.end() if m else len(self.buf)
+                text = self.buf[self.pos:end - len(self.delimiter)] if m else self.buf[self.pos:].rstrip()
+                statement = Statement(self.line, text, classify(text), unterminated=m is None)
+                self._advance(end)
             yield statement
             yield from self._after(statement)
+
+    def _cut(self, m: re.Match | None) -> Statement:
+        """A statement other than INSERT ... VALUES over --max-row-bytes (and longer than any
+        statement read whole, STREAM_CHARS): passed over, whole in the buffer or not."""
+        line, text = self.line, self.buf[self.pos:self.pos + HEAD_CHARS]
+        if m is not None:
+            passed, how = m.end() - self.pos, "delimiter"
+            self._advance(m.end())
+        else:
+            passed, how = self._skip(in_row=False)
+        return Statement(line, text, classify(text), unterminated=how == "eof", cut=passed)
 
     def _after(self, statement: Statement) -> Iterator[CopyRows]:
         """Settings that change how the rest of the dump reads; COPY rows that follow."""
@@ -144,6 +172,16 @@ class Splitter:
             if cut > self.pos:
                 yield CopyRows(self.line, self.buf[self.pos:cut - 1].split("\n"), closed=None)
                 self._advance(cut)
+            elif len(self.buf) - self.pos > self.limits.row_bytes:
+                line, pending = self.line, len(self.buf) - self.pos
+                passed = self._pass_until(self.pos, "\n")
+                detail = (f"at least {max(passed or 0, pending)} characters, over --max-row-bytes "
+                          f"{self.limits.row_bytes}: not read")
+                yield TooLong(line, "COPY", ("row over --max-row-bytes", detail))
+                if passed is None:
+                    yield CopyRows(self.line, [], closed=False)
+                    return
+                continue
             self._fill()
 
     def _directive(self) -> bool:

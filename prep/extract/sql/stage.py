@@ -12,8 +12,10 @@ A record is {"id", "text"} (--text-column) or {"id", "input", "output"} (--input
 --output-column), with "label" from --label-column; without those flags, columns named text,
 or input and output (and label), are used. id is "<table>:<rowid>" (or the --id-column
 value; with --query, "query:<row number>"); meta holds the source, the table and the row.
-A statement or row that fails to load is an error with its file:line; rows with an empty
-field are dropped. Keeping no record at all fails (exit status 1 or 2) and says why.
+A statement or row that fails to load is an error with its file:line; so is a row refused
+for what it holds (anything but literals, over --max-row-bytes or --max-cell-bytes), counted
+by reason in the stats ("refused_rows"). Rows with an empty field are dropped. Keeping no
+record at all fails (exit status 1 or 2) and says why.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from prep.core.errors import StageError
 from prep.core.flags import add_output, add_quiet
 from prep.core.records import input_files
 from prep.core.stage import Stage, options_of, progress
-from prep.extract.sql.load import LoadReport, load_dumps
+from prep.extract.sql.literals import MAX_CELL_BYTES, MAX_ROW_BYTES, Limits
+from prep.extract.sql.load import LoadReport, connect, load_dumps
 from prep.extract.sql.rows import check_query, pick_columns, query_rows, table_rows
 
 DIALECTS = ("auto", "mysql", "postgres", "sqlite")
@@ -58,6 +61,12 @@ def add_arguments(parser) -> None:
                         help="dump dialect: quoting and escapes differ (auto guesses each file from its "
                              "first 64 KB; a file with no marks is read like the one before)")
     parser.add_argument("--encoding", default="utf-8", help="text encoding of the dumps")
+    parser.add_argument("--max-row-bytes", "--max_row_bytes", dest="max_row_bytes", type=int,
+                        default=MAX_ROW_BYTES, help="a row of an INSERT (or a COPY line, or a longer statement "
+                        "that loads, such as CREATE TABLE) over this many bytes is refused: an error with its "
+                        "file:line, counted in refused_rows")
+    parser.add_argument("--max-cell-bytes", "--max_cell_bytes", dest="max_cell_bytes", type=int,
+                        default=MAX_CELL_BYTES, help="a row holding a value over this many bytes is refused")
 
 
 def dump_files(specs: list[str], what: str) -> list[Path]:
@@ -77,13 +86,15 @@ def dump_files(specs: list[str], what: str) -> list[Path]:
 def run(args) -> int:
     schema, dumps = dump_files(args.schema or [], "--schema"), dump_files(args.input, "--input")
     query = check_query(args.query) if args.query is not None else None
-    conn = sqlite3.connect(":memory:")
+    limits = Limits(args.max_row_bytes, args.max_cell_bytes)
+    if min(limits.row_bytes, limits.cell_bytes) < 1:
+        raise StageError(f"--max-row-bytes and --max-cell-bytes take a positive number of bytes; got "
+                         f"{limits.row_bytes} and {limits.cell_bytes}")
+    conn = connect()
     try:
-        # No ATTACHed databases at all; extension loading is never enabled on this connection.
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         # The stage opens first, so that its seconds are those of the whole run, load included.
         with Stage("extract-sql", args.output, options_of(args), inputs=[*schema, *dumps], quiet=args.quiet) as stage:
-            report = load_dumps([*schema, *dumps], conn, args.dialect, args.encoding, args.quiet)
+            report = load_dumps([*schema, *dumps], conn, args.dialect, args.encoding, args.quiet, limits)
             tell(report)
             tables = table_names(conn)
             if query is None:
@@ -124,6 +135,7 @@ def describe(report: LoadReport, conn: sqlite3.Connection, tables: list[str]) ->
             "tables": table_counts(conn, tables),
             "loaded_statements": dict(sorted(report.loaded.items())),
             "skipped_statements": dict(sorted(report.skipped.items())),
+            "refused_rows": dict(sorted(report.refused.items())),
             **({"tables_made_from_columns": report.made} if report.made else {})}
 
 
