@@ -37,7 +37,9 @@ tunesmith prep cluster --input "$WORK/dedup.jsonl" --output "$WORK/clustered.jso
 tunesmith prep split --input "$WORK/clustered.jsonl" --split_ratio 0.9,0.1 --group-key meta.dup_group \
     --train-output "$WORK/train.jsonl" --val-output "$WORK/val.jsonl" $QUIET
 
-# 6. Tokenize to Arrow (loss on the outputs only, EOS once at the end) and check the result.
+# 6. Tokenize to Arrow with the tokenizer's chat template (the default --prompt-format; no system
+#    text unless you pass --system-prompt), loss on the answers only, each ending with one EOS;
+#    then check every example.
 for part in train val; do
     tunesmith prep tokenize --input-file "$WORK/$part.jsonl" --output-file "$WORK/$part.arrow" \
         --tokenizer-path "$TOKENIZER" --max-length "$MAX_LENGTH" $QUIET

@@ -71,3 +71,24 @@ def test_runner_refuses_a_set_with_nothing_to_train(tmp_path):
     with pytest.raises(StageError, match="all 2 rows have every label -100"):
         check_trainable(read_arrow(str(path)), str(path), uft=False)
     check_trainable(read_arrow(str(path)), str(path), uft=True)  # --uft trains on every token
+
+
+def test_whitespace_a_template_writes_after_a_turn_is_not_trained(tmp_path, tokenizers_dir):
+    """A ChatML-like template without generation markers (masked by rendering prefixes): the newline
+    after each end-of-turn is not trained, so every trained EOS ends what is trained."""
+    from collections import Counter
+
+    from prep.tokenize.checks import Context, Row, eos_inside
+    from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer
+
+    tok = load_tokenizer(str(tokenizers_dir["bos_eos"]))
+    tok.chat_template = ("{% for m in messages %}{% if m['role'] == 'user' %}<|user|>{{ m['content'] }}</s>\n"
+                         "{% else %}<|assistant|>{{ m['content'] }}</s>\n{% endif %}{% endfor %}"
+                         "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    chat = {"messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"},
+                         {"role": "user", "content": "and you?"}, {"role": "assistant", "content": "fine"}]}
+    [example] = list(encode_records([chat], tok, TokenizeConfig(max_length=128), Counter()))
+    trained = tok.decode([t for t, label in zip(example["input_ids"], example["labels"]) if label != -100])
+    assert trained == "hi</s>fine</s>"
+    row = Row(example["input_ids"], example["labels"], None)
+    assert eos_inside(row, Context(eos_id=tok.eos_token_id)) is None

@@ -77,7 +77,12 @@ def _assistant_spans(tokenizer, messages):
         if not (upto.startswith(before) and full.startswith(upto)):
             return full, Drop("chat-template-not-prefix",
                               f"the template renders message {i} differently once later messages follow")
-        spans.append((len(before), len(upto)))
+        # The turn ends at its end-of-turn token: the whitespace a template writes after it (before
+        # the next turn) is never generated, so it is not trained (an EOS must end what is trained).
+        end = len(upto)
+        if tokenizer.eos_token and upto.rstrip().endswith(tokenizer.eos_token):
+            end = len(upto.rstrip())
+        spans.append((len(before), end))
     return full, spans
 
 
