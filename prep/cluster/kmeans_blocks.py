@@ -11,11 +11,12 @@ the number of threads. On a GPU one range covers everything.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import torch
+
+from prep.core.threads import torch_workers
 
 # Elements of one (rows x k) score block: 2^22 float32 = 16 MiB, whatever n is.
 BLOCK_ELEMENTS = 1 << 22
@@ -36,22 +37,18 @@ def block_rows(x, k: int) -> int:
 @contextmanager
 def cpu_threads(device):
     """For the duration of a k-means run on the CPU: torch single-threaded everywhere, and a
-    pool of as many threads as torch had, to which ``split_rows`` hands its ranges. (Small
-    operations between passes stay single-threaded too, so no idle OpenMP team spins.)"""
-    threads = torch.get_num_threads()
-    if torch.device(device).type != "cpu" or threads <= 1:
-        yield
-        return
-    torch.set_num_threads(1)  # read by each new thread when it first runs an operation
-    try:
-        with ThreadPoolExecutor(threads) as pool:
-            token = _POOL.set(pool)
-            try:
-                yield
-            finally:
-                _POOL.reset(token)
-    finally:
-        torch.set_num_threads(threads)
+    pool of worker threads (prep.core.threads.torch_workers) to which ``split_rows`` hands
+    its ranges. (Small operations between passes stay single-threaded too, so no idle OpenMP
+    team spins.)"""
+    with torch_workers(device) as pool:
+        if pool is None:
+            yield
+            return
+        token = _POOL.set(pool)
+        try:
+            yield
+        finally:
+            _POOL.reset(token)
 
 
 def split_rows(x, rows: int, work) -> list:
