@@ -74,16 +74,6 @@ def test_gram_stats_streams_blocks(monkeypatch):
     np.testing.assert_allclose(gram.numpy(), x.T.astype(np.float64) @ x, rtol=1e-5)
 
 
-def test_nystrom_with_every_point_as_landmark_is_the_exact_kernel_ridge():
-    x, labels = blobs(n=50)
-    exact = fit_head(x, labels, HeadOptions(kernel="rbf", lam=0.1, solver="dual"))
-    nystrom = fit_head(x, labels, HeadOptions(kernel="rbf", lam=0.1, solver="nystrom", landmarks=50))
-    np.testing.assert_allclose(single_pass.head_outputs(nystrom, x), single_pass.head_outputs(exact, x), atol=1e-3)
-    few = fit_head(x, labels, HeadOptions(kernel="rbf", lam=0.1, solver="nystrom", landmarks=10))
-    assert few.tensors["landmarks"].shape == (10, 8)
-    assert metrics.accuracy(labels, single_pass.predict(few, x)[0]) > 0.9
-
-
 # -- gradient descent in closed form ---------------------------------------------------------
 def explicit_gd(matrix, rhs, n, lam, eta, steps):
     """``steps`` plain gradient steps from zero: a <- a - (eta/n) ((M + lam I) a - rhs)."""
@@ -129,11 +119,15 @@ def test_batch_aware_is_the_literal_formula_and_rescaled_ridge():
     literal = np.linalg.inv((k + lam * np.eye(64)) * b + lam * np.eye(64)) @ y
     rescaled = solvers.ridge_dual(k, y, lam * (1 + 1 / b)).numpy() / b
     np.testing.assert_allclose(rescaled, literal, rtol=1e-6, atol=1e-9)
-    head = fit_head(x, [f"c{v > 0}" for v in y[:, 0]], HeadOptions(kernel="rbf", gamma=0.2, lam=lam, solver="dual",
-                    method="batch-aware", batch_size=16, learning_rate=0.01, epochs=5, bias=False))
-    targets = np.eye(2)[(y[:, 0] > 0).astype(int)]
-    np.testing.assert_allclose(head.tensors["alpha"].numpy(),
-                               np.linalg.inv((k + lam * np.eye(64)) * b + lam * np.eye(64)) @ targets, atol=1e-8)
+    # The head: the same formula on the centred features and +-1 targets (intercept unpenalised).
+    labels = [f"c{v > 0}" for v in y[:, 0]]
+    head = fit_head(x, labels, HeadOptions(kernel="linear", lam=lam, method="batch-aware", batch_size=16,
+                                           learning_rate=0.01, epochs=5, class_weight="none"))
+    targets = np.where(np.eye(2)[(y[:, 0] > 0).astype(int)] > 0, 1.0, -1.0)
+    xc = x.astype(np.float64) - x.mean(0)
+    gram, cross = xc.T @ xc, xc.T @ (targets - targets.mean(0))
+    literal = np.linalg.inv((gram + lam * np.eye(6)) * b + lam * np.eye(6)) @ cross
+    np.testing.assert_allclose(head.tensors["weights"].numpy(), literal, atol=1e-6)
     with pytest.raises(StageError, match="b = "):
         solvers.batch_aware_b(10, 32, 0.01, 5)
 
@@ -191,17 +185,20 @@ def test_loo_accuracy_counts_leave_one_out_mistakes():
 
 
 # -- the head: solvers, labels, tasks, files ----------------------------------------------------
-def test_solver_auto(monkeypatch):
-    assert single_pass.choose_solver("linear", 500, 384, "auto") == "primal"
-    assert single_pass.choose_solver("linear", 100, 384, "auto") == "dual"
-    assert single_pass.choose_solver("rbf", 5000, 384, "auto") == "dual"
-    assert single_pass.choose_solver("rbf", 50_000, 384, "auto") == "nystrom"
-    with pytest.raises(StageError, match="dual or nystrom"):
-        single_pass.choose_solver("rbf", 10, 4, "primal")
+def test_solver_dual_makes_every_row_a_landmark_and_auto_records_its_search():
+    x, labels = blobs(n=40)
+    exact = fit_head(x, labels, HeadOptions(kernel="rbf", solver="dual"))
+    assert exact.tensors["landmarks"].shape == (40, 8) and exact.config["solver"] == "dual"
+    auto = fit_head(x, labels, HeadOptions())
+    search = auto.config["lambda_search"]
+    assert [c["kind"] for c in search["candidates"]] == ["linear"] + ["linear+rbf"] * 3
+    assert search["rows"] == 40 and len(search["grid"]) == len(search["scores"]) == 33
+    with pytest.raises(StageError, match="unknown kernel"):
+        fit_head(x, labels, HeadOptions(kernel="poly"))
 
 
 @pytest.mark.parametrize("classes", [2, 4])
-@pytest.mark.parametrize("kernel", ["linear", "cosine", "rbf"])
+@pytest.mark.parametrize("kernel", ["auto", "linear", "cosine", "rbf"])
 def test_classification_binary_and_multiclass(classes, kernel):
     x, labels = blobs(n=80, classes=classes)
     head = fit_head(x[:60], labels[:60], HeadOptions(kernel=kernel))
@@ -227,8 +224,9 @@ def test_regression_is_detected_and_fits():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 6)).astype(np.float32)
     y = list(x @ np.arange(1, 7) + 0.5)
-    head = fit_head(x, y, HeadOptions(lam=1e-6))
+    head = fit_head(x, y, HeadOptions(kernel="linear", lam=1e-6))
     assert head.config["task"] == "regression" and head.config["classes"] is None
+    assert head.config["temperature"] is None and head.config["class_weight"] is None
     values, scores = single_pass.predict(head, x)
     assert values == scores and np.allclose(values, y, atol=1e-3)
     assert fit_head(x, [i % 3 for i in range(120)], HeadOptions()).config["task"] == "classification"
@@ -240,9 +238,10 @@ def test_one_class_only_is_a_clear_error():
         fit_head(x, ["a"] * 10, HeadOptions())
 
 
-@pytest.mark.parametrize("options", [HeadOptions(), HeadOptions(kernel="rbf", solver="dual"),
+@pytest.mark.parametrize("options", [HeadOptions(), HeadOptions(kernel="linear"), HeadOptions(kernel="rbf", solver="dual"),
                                      HeadOptions(kernel="rbf", solver="nystrom", landmarks=12),
-                                     HeadOptions(method="gd-equivalent", learning_rate=0.5)])
+                                     HeadOptions(method="gd-equivalent", learning_rate=0.5),
+                                     HeadOptions(method="gd-equivalent", learning_rate=0.5, bias=False)])
 def test_save_load_round_trip(tmp_path, options):
     x, labels = blobs(n=50)
     head = fit_head(x, labels, options)
@@ -278,7 +277,8 @@ def test_cli_fit_predict_on_the_sample(cli, tmp_path, tiny_bert_dir):  # noqa: F
     assert code == 0, err
     config = json.loads((tmp_path / "head" / "head.json").read_text())
     assert config["classes"] == ["billing", "shipping", "technical"] and config["encoder"]["pooling"] == "mean"
-    assert set(config["eval"]) == {"accuracy", "macro_f1"} and config["solver"] == "primal"  # n > d = 32
+    assert set(config["eval"]) == {"accuracy", "macro_f1"} and config["features"]["kind"] in ("linear", "linear+rbf")
+    assert config["temperature"] > 0 and config["class_weight"] == "balanced"
     stats = json.loads((tmp_path / "head" / "head.json.stats.json").read_text())
     assert stats["read"] == 182 + 60 and stats["kept"] == 242
     # Same inputs, same options: byte-identical head; the plain layout gives the same head.
@@ -300,6 +300,15 @@ def test_cli_fit_predict_on_the_sample(cli, tmp_path, tiny_bert_dir):  # noqa: F
     accuracy = metrics.accuracy([r["label"] for r in rows], [r["predicted"] for r in rows])
     assert json.loads((tmp_path / "preds.jsonl.stats.json").read_text())["eval"]["accuracy"] == pytest.approx(accuracy)
     assert accuracy == pytest.approx(config["eval"]["accuracy"])
+    assert all("proba" not in r for r in rows)
+    # --proba: one calibrated probability per class, summing to 1, the largest on the predicted class.
+    code, _, err = cli("single-pass", "predict", "--head", tmp_path / "head", "--input", LABELLED / "eval.jsonl",
+                       "--output", tmp_path / "proba.jsonl", "--cache-dir", cache, "--quiet", "--proba")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "proba.jsonl").read_text().splitlines()]
+    for r in rows:
+        assert set(r["proba"]) == set(config["classes"]) and sum(r["proba"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert max(r["proba"], key=r["proba"].get) == r["predicted"]
 
 
 def test_cli_compare_on_the_sample(cli, tmp_path, tiny_bert_dir):  # noqa: F811

@@ -1,12 +1,14 @@
 """Fit a classifier head in closed form on frozen embeddings, or predict with one.
 
 fit: embed TRAIN once with a frozen encoder (all-MiniLM-L6-v2 by default), solve for the head
-(ridge, the exact equivalent of T gradient steps, or the seed's batch-aware formula), save
-HEAD_DIR/head.safetensors + head.json, and score EVAL when given. predict: reload a head,
-embed the input with the same encoder and write each record with "predicted" (the class, or
-the value for regression) and "score" (the winning class's raw ridge output, an estimate of
-its one-hot target, or the regression value). Embeddings are cached on disk, keyed by
-encoder, pooling, length and texts, so fit, predict and compare do not embed twice.
+(ridge with an unpenalised intercept, class-balanced +-1 targets, features and lambda picked by
+exact leave-one-out; or the exact equivalent of T gradient steps, or the seed's batch-aware
+formula), save HEAD_DIR/head.safetensors + head.json, and score EVAL when given. predict: reload
+a head, embed the input with the same encoder and write each record with "predicted" (the class,
+or the value for regression), "score" (the winning class's raw output, on the -1..+1 scale of
+its one-vs-rest target, or the regression value) and with --proba "proba" (each class's
+calibrated probability). Embeddings are cached on disk, keyed by encoder, pooling, length and
+texts, so fit, predict and compare do not embed twice.
 """
 from __future__ import annotations
 
@@ -23,7 +25,10 @@ from prep.core.stage import Stage, options_of
 from train.heads import head as single_pass
 from train.heads import labelled, lambda_select
 from train.heads.metrics import evaluate
-from train.heads.targets import TASKS, encode_targets
+from train.heads.targets import CLASS_WEIGHTS, TASKS, encode_targets
+
+# Digits kept in the probabilities written by predict --proba.
+PROBA_DIGITS = 6
 
 
 def default_cache_dir() -> str:
@@ -89,8 +94,9 @@ def add_training_flags(parser) -> None:
 
 
 def add_head_flags(parser, with_method: bool = True) -> None:
-    parser.add_argument("--kernel", choices=("linear", "cosine", "rbf"), default="linear",
-                        help="kernel over embeddings")
+    parser.add_argument("--kernel", choices=single_pass.KERNEL_CHOICES, default="auto",
+                        help="features: auto picks linear or linear+rbf (Nystrom) by leave-one-out on the "
+                        "training rows; linear, cosine or rbf fixes them")
     parser.add_argument("--lambda", dest="lam", type=lambda_value, default="auto", metavar="auto|FLOAT",
                         help="ridge penalty; auto: least leave-one-out (or GCV) error over a log grid "
                         "(0 for gd-equivalent, whose step count regularises)")
@@ -98,16 +104,25 @@ def add_head_flags(parser, with_method: bool = True) -> None:
                         default="loo-accuracy", help="criterion for --lambda auto: leave-one-out squared error, "
                         "GCV, or leave-one-out mistakes (ties: squared error; regression: loo)")
     parser.add_argument("--solver", choices=single_pass.SOLVERS, default="auto",
-                        help=f"auto: primal for linear/cosine when n > d, dual up to n = "
-                        f"{single_pass.DUAL_LIMIT:,}, else nystrom (rbf) or primal")
+                        help="auto, primal, nystrom: explicit features (rbf through --landmarks Nystrom "
+                        "landmarks); dual: every training row a landmark, the exact kernel (n x n: small sets)")
+    parser.add_argument("--class-weight", dest="class_weight", choices=CLASS_WEIGHTS, default="balanced",
+                        help="balanced: each class weighs the same in the fit (row weight n / (k n_c)); none")
+    parser.add_argument("--select-rows", dest="select_rows", type=int, default=2048,
+                        help="rows (a seeded sample) on which --kernel auto compares its candidates; "
+                        "lambda is then searched again on every row")
     if with_method:
         parser.add_argument("--method", choices=single_pass.METHODS, default="ridge",
                             help="ridge; gd-equivalent (T full-batch gradient steps, exactly); batch-aware "
                             "(the seed's formula)")
-    parser.add_argument("--gamma", type=float, default=None, help="rbf width; unset: 1 / median squared distance between rows")
-    parser.add_argument("--landmarks", type=int, default=1000, help="Nystrom landmarks m")
+    parser.add_argument("--gamma", type=float, default=None,
+                        help="rbf width; unset: 1 / median squared distance between rows, times 0.5, 1 and 2, "
+                        "picked by leave-one-out")
+    parser.add_argument("--landmarks", type=int, default=256,
+                        help="Nystrom landmarks m (k-means++ seeds among the rows searched)")
     parser.add_argument("--seed", type=int, default=0, help="seed for landmarks and samples")
-    parser.add_argument("--no-bias", dest="bias", action="store_false", help="no intercept (the kernel k, not k + 1)")
+    parser.add_argument("--no-bias", dest="bias", action="store_false",
+                        help="no intercept (by default one is fitted, unpenalised)")
     parser.add_argument("--task", choices=TASKS, default="auto",
                         help="auto: regression when labels are numbers with non-integers or > 20 distinct values")
     add_training_flags(parser)
@@ -117,7 +132,8 @@ def head_options(args, method: str | None = None) -> single_pass.HeadOptions:
     return single_pass.HeadOptions(
         kernel=args.kernel, lam=args.lam, lambda_select=args.lambda_select, solver=args.solver,
         method=method or args.method, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        gamma=args.gamma, landmarks=args.landmarks, seed=args.seed, bias=args.bias, task=args.task)
+        gamma=args.gamma, landmarks=args.landmarks, seed=args.seed, bias=args.bias, task=args.task,
+        class_weight=args.class_weight, select_rows=args.select_rows)
 
 
 def encoder_config(args) -> dict:
@@ -165,10 +181,10 @@ def run_fit(args) -> int:
         stage.handle("head").write(config_text)
         stage.handle("weights").write(weights)
         stage.extra.update(seconds=seconds, eval=head.config.get("eval"), solver=head.config["solver"],
-                           chosen_lambda=head.config["lambda"])
+                           features=head.config["features"]["kind"], chosen_lambda=head.config["lambda"])
     if not args.quiet:
         scores = " ".join(f"{k}={v:.4f}" for k, v in (head.config.get("eval") or {}).items())
-        print(f"single-pass fit: {len(train.texts)} examples, solver {head.config['solver']}, lambda "
+        print(f"single-pass fit: {len(train.texts)} examples, {head.config['features']['kind']} features, lambda "
               f"{head.config['lambda']:.3g}, embed {seconds['embed']}s, fit {seconds['fit']}s {scores}".rstrip()
               + f" -> {head_dir}", file=sys.stderr)
     return 0
@@ -182,9 +198,15 @@ def run_predict(args) -> int:
     with Stage("single-pass predict", args.output, options_of(args), source_files(args.input), args.quiet) as stage:
         data = labelled.read_texts(args.input, stage, args.text_key)
         x = embed(encoder, args, data.texts)
-        predicted, scores = single_pass.predict(head, x)
-        for record, label, score in zip(data.records, predicted, scores):
-            stage.handle().write(dumps({**record, "predicted": label, "score": score}))
+        if args.proba:
+            predicted, scores, probs = single_pass.predict_proba(head, x)
+            classes = head.config["classes"]
+            extra = [{"proba": {str(c): round(float(v), PROBA_DIGITS) for c, v in zip(classes, row)}} for row in probs]
+        else:
+            predicted, scores = single_pass.predict(head, x)
+            extra = [{}] * len(predicted)
+        for record, label, score, more in zip(data.records, predicted, scores, extra):
+            stage.handle().write(dumps({**record, "predicted": label, "score": score, **more}))
         gold = [r.get(args.label_key) for r in data.records]
         if gold and all(g is not None for g in gold):
             stage.extra["eval"] = evaluate(gold, predicted, head.config["task"])
@@ -212,6 +234,8 @@ def add_subcommands(subparsers) -> None:
     predict.add_argument("--text-key", dest="text_key", default="text", help="record key of the text")
     predict.add_argument("--label-key", dest="label_key", default="label",
                          help="record key of a gold label; when every record has one, accuracy goes to the stats")
+    predict.add_argument("--proba", action="store_true",
+                         help="add 'proba': {class: calibrated probability} to each record (ridge classifiers)")
     add_runtime_flags(predict)
     add_quiet(predict)
     predict.set_defaults(func=run_predict)

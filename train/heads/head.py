@@ -1,46 +1,54 @@
 """The single-pass head: fit in closed form on frozen embeddings, predict, save and load.
 
-``fit_head(x, labels, HeadOptions(...))`` turns an (n, d) embedding matrix and its labels into
-a ``Head``: classification (one-hot targets, argmax) or regression (the raw value). The head
-is saved as ``head.safetensors`` (weights, plus landmarks or training rows where the kernel
-needs them) and ``head.json`` (everything else). Solver choice, methods and formulas: see
-train/solvers.py; ``--lambda auto``: see train/lambda_select.py.
+``fit_head(x, labels, HeadOptions(...))`` turns an (n, d) embedding matrix and its labels into a
+``Head``. Classification: one-vs-rest +-1 targets, rows weighted so every class weighs the same
+(``class_weight``), an unpenalised intercept (rows and targets centred on their weighted means,
+so adding a constant to every feature or every target moves the intercept and nothing else),
+features and lambda picked by exact leave-one-out (select.py), scores turned into probabilities
+by a temperature fitted in closed form on the leave-one-out scores (calibrate.py). Regression:
+the raw value, lambda by leave-one-out squared error. ``method`` gd-equivalent and batch-aware
+keep the exact T-step gradient-descent solution and the seed's formula (solvers.py) on the same
+centred features. The head is saved as ``head.safetensors`` (weights, intercept,
+landmarks and their projection where the features have an rbf part) and ``head.json`` (the rest);
+a prediction is phi(x) W + b with b = ybar - mu W.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prep.core.errors import StageError
-from train.heads import kernels, lambda_select, solvers
-from train.heads.targets import decode, encode_targets
+from train.heads import calibrate, kernels, lambda_select, select, solvers
+from train.heads.targets import CLASS_WEIGHTS, class_weights, decode, encode_targets
 
 HEAD_JSON = "head.json"
 HEAD_WEIGHTS = "head.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+KERNEL_CHOICES = ("auto", "linear", "cosine", "rbf")
+# auto, primal and nystrom all solve the primal on explicit features; dual makes every training
+# row a landmark, which is the exact kernel solve (an n x n problem: keep n in the thousands).
 SOLVERS = ("auto", "dual", "primal", "nystrom")
 METHODS = ("ridge", "gd-equivalent", "batch-aware")
-# Largest n for the dual solve under --solver auto: an n x n float64 matrix of 10,000 rows is
-# 800 MB, and its eigendecomposition (for --lambda auto) about a minute on 2 cores.
-DUAL_LIMIT = 10_000
 
 
 @dataclass
 class HeadOptions:
-    kernel: str = "linear"
-    lam: float | None = None          # None: picked by lambda_select (0 for gd-equivalent)
+    kernel: str = "auto"
+    lam: float | None = None          # None: picked by leave-one-out (0 for gd-equivalent)
     lambda_select: str = "loo-accuracy"   # falls back to loo for regression
     solver: str = "auto"
     method: str = "ridge"
     epochs: int = 50
     batch_size: int = 32
     learning_rate: float = 1e-3
-    gamma: float | None = None        # rbf width; None: the median heuristic
-    landmarks: int = 1000
+    gamma: float | None = None        # rbf width; None: the median heuristic times GAMMA_FACTORS
+    landmarks: int = 256
     seed: int = 0
-    bias: bool = True
+    bias: bool = True                 # an unpenalised intercept
     task: str = "auto"
+    class_weight: str = "balanced"
+    select_rows: int = 2048
 
 
 @dataclass
@@ -49,54 +57,29 @@ class Head:
     tensors: dict = field(default_factory=dict)
 
 
-def choose_solver(kernel: str, n: int, d: int, solver: str) -> str:
-    explicit = kernel in kernels.EXPLICIT
-    if solver == "primal" and not explicit:
-        raise StageError(f"--solver primal needs explicit features (kernel {' or '.join(kernels.EXPLICIT)}); "
-                         f"kernel {kernel!r} takes --solver dual or nystrom")
-    if solver != "auto":
-        return solver
-    if explicit and n > d:
-        return "primal"
-    if n <= DUAL_LIMIT:
-        return "dual"
-    return "primal" if explicit else "nystrom"
+def _check(opts: HeadOptions) -> None:
+    for name, value, choices in (("method", opts.method, METHODS), ("kernel", opts.kernel, KERNEL_CHOICES),
+                                 ("solver", opts.solver, SOLVERS), ("class weighting", opts.class_weight,
+                                                                    CLASS_WEIGHTS)):
+        if value not in choices:
+            raise StageError(f"unknown {name} {value!r}; choose from {', '.join(choices)}")
+    if opts.landmarks < 1 or opts.select_rows < 2:
+        raise StageError(f"--landmarks must be >= 1 and --select-rows >= 2; got {opts.landmarks}, {opts.select_rows}")
 
 
-def _featurizer(opts: HeadOptions, solver: str, x, config: dict, tensors: dict):
-    """The feature map of a primal-type solve; stores what predict needs to rebuild it."""
-    if solver == "primal":
-        return lambda chunk: kernels.explicit_features(opts.kernel, chunk, opts.bias)
-    rows = kernels.choose_landmarks(len(x), opts.landmarks, opts.seed)
-    landmarks = kernels.as_tensor(x[rows]).float()
-    projection = kernels.nystrom_map(opts.kernel, landmarks, config["gamma"])
-    tensors.update(landmarks=landmarks, projection=projection)
-    config["landmarks"] = len(rows)
-    return lambda chunk: kernels.nystrom_features(opts.kernel, chunk, landmarks, projection,
-                                                  config["gamma"], opts.bias)
-
-
-def _pick_lambda(opts, config: dict, scale: float, select) -> float:
-    """The given lambda, 0 for gd-equivalent, or ``select(grid)``'s pick over a grid at ``scale``."""
-    if opts.lam is not None:
-        return opts.lam
-    if opts.method == "gd-equivalent":
-        return 0.0  # the number of steps is the regulariser
-    grid = lambda_select.lambda_grid(scale)
-    best, scores = select(grid)
-    config["lambda_search"] = {"criterion": opts.lambda_select, "grid": grid, "scores": scores}
-    return best
-
-
-def _solve(opts, n, lam, ridge, gd):
-    """Dispatch on the method; ``ridge(lam)`` and ``gd(lam, eta, steps)`` are the solver's forms."""
+def _solve(opts, best, n_weight: float):
+    """(W, lambda, extra config) for the method, from the winning candidate's eigenpairs."""
+    s, u = best.eigen
+    cross, lam = best.moments["cross"], best.grid[best.index]
     if opts.method == "ridge":
-        return ridge(lam), {}
+        return solvers.eigen_solve(s, u, cross, lam), lam, {}
     if opts.method == "gd-equivalent":
-        steps = solvers.gd_steps(n, opts.epochs, opts.batch_size)
-        return gd(lam, opts.learning_rate, steps), {"steps": steps}
-    b = solvers.batch_aware_b(n, opts.batch_size, opts.learning_rate, opts.epochs)
-    return ridge(lam * (1.0 + 1.0 / b)) / b, {"b": b}
+        lam = opts.lam if opts.lam is not None else 0.0  # the number of steps is the regulariser
+        steps = solvers.gd_steps(best.moments["rows"], opts.epochs, opts.batch_size)
+        return solvers.gd_primal(best.moments["gram"], cross, n_weight, lam, opts.learning_rate, steps), lam, \
+            {"steps": steps}
+    b = solvers.batch_aware_b(best.moments["rows"], opts.batch_size, opts.learning_rate, opts.epochs)
+    return solvers.eigen_solve(s, u, cross, lam * (1.0 + 1.0 / b)) / b, lam, {"b": b}
 
 
 def fit_head(x, labels: list, opts: HeadOptions) -> Head:
@@ -105,41 +88,32 @@ def fit_head(x, labels: list, opts: HeadOptions) -> Head:
     import numpy as np
     import torch
 
-    if opts.method not in METHODS:
-        raise StageError(f"unknown method {opts.method!r}; choose from {', '.join(METHODS)}")
-    if opts.kernel not in kernels.KERNELS:
-        raise StageError(f"unknown kernel {opts.kernel!r}; choose from {', '.join(kernels.KERNELS)}")
+    _check(opts)
     x = np.ascontiguousarray(x, dtype=np.float32)
     y, classes, task = encode_targets(labels, opts.task)
-    n, d = x.shape
-    solver = choose_solver(opts.kernel, n, d, opts.solver)
-    gamma = opts.gamma if opts.gamma is not None or opts.kernel != "rbf" else kernels.median_gamma(x, opts.seed)
-    config = {"format": FORMAT_VERSION, "task": task, "classes": classes, "kernel": opts.kernel,
-              "gamma": gamma, "bias": opts.bias, "method": opts.method, "solver": solver,
-              "options": asdict(opts)}
-    tensors: dict = {}
-    if solver == "dual":
-        k = kernels.kernel_matrix(opts.kernel, x, x, gamma, opts.bias)
-        lam = _pick_lambda(opts, config, float(k.diagonal().mean()),
-                           lambda grid: lambda_select.select_dual(k, y, grid, opts.lambda_select))
-        alpha, extra = _solve(opts, n, lam, lambda v: solvers.ridge_dual(k, y, v),
-                              lambda v, eta, t: solvers.gd_dual(k, y, v, eta, t))
-        if opts.kernel in kernels.EXPLICIT:  # W = Phi^T alpha: predict needs no training rows
-            phi = kernels.explicit_features(opts.kernel, x, opts.bias).to(torch.float64)
-            tensors["weights"] = phi.T @ alpha
-        else:
-            tensors.update(alpha=alpha, support=torch.from_numpy(x))
-    else:
-        featurize = _featurizer(opts, solver, x, config, tensors)
-        gram, cross = solvers.gram_stats(x, featurize, torch.from_numpy(y))
-        lam = _pick_lambda(opts, config, float(gram.diagonal().sum()) / n, lambda grid: lambda_select.select_primal(
-            x, featurize, y, gram, cross, grid, opts.lambda_select))
-        tensors["weights"], extra = _solve(opts, n, lam, lambda v: solvers.ridge_primal(gram, cross, v),
-                                           lambda v, eta, t: solvers.gd_primal(gram, cross, n, v, eta, t))
-    config.update(extra)
-    config["lambda"] = lam
-    config["form"] = "kernel" if "alpha" in tensors else "features"
-    config["dims"] = {"train": n, "embedding": d, "outputs": y.shape[1]}
+    classify = task == "classification"
+    weights = class_weights(y, opts.class_weight) if classify else None
+    w = None if weights is None else torch.from_numpy(weights)
+    index = torch.from_numpy(y.argmax(axis=1)) if classify else None
+    criterion = lambda_select.check_criterion(opts.lambda_select, y.shape[1])
+    kernel = opts.kernel if opts.method == "ridge" or opts.kernel != "auto" else "linear"
+    search_lam = None if opts.method == "gd-equivalent" else opts.lam
+    found = select.search(x, y, w, index, replace(opts, kernel=kernel, lam=search_lam), criterion)
+    best = found.best
+    weights_matrix, lam, extra = _solve(opts, best, best.moments["weight"])
+    intercept = best.moments["ybar"] - best.moments["mu"] @ weights_matrix
+    temp = None
+    if classify and opts.method == "ridge":
+        temp = calibrate.temperature(best.loo_scores(), best.scan_rows[3].numpy())
+    spec = best.spec
+    solver = "dual" if opts.solver == "dual" else ("nystrom" if best.tensors else "primal")
+    config = {"format": FORMAT_VERSION, "task": task, "classes": classes, "features": spec, "method": opts.method,
+              "solver": solver, "lambda": lam, "temperature": temp, "intercept": opts.bias,
+              "class_weight": opts.class_weight if classify else None, "lambda_search": {"criterion": criterion,
+              **found.record}, "options": asdict(opts), **extra,
+              "dims": {"train": len(x), "embedding": x.shape[1], "features": len(best.moments["mu"]),
+                       "outputs": y.shape[1]}}
+    tensors = {"weights": weights_matrix, "intercept": intercept, **best.tensors}
     # Row-major like a loaded head, so predictions before and after saving are the same bits.
     return Head(config, {k: v.contiguous() for k, v in tensors.items()})
 
@@ -154,16 +128,10 @@ def head_outputs(head: Head, x):
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] != cfg["dims"]["embedding"]:
         raise StageError(f"embeddings of width {x.shape[-1]} do not match the head's {cfg['dims']['embedding']}")
-    if cfg["form"] == "kernel":
-        def run(chunk):
-            return kernels.kernel_matrix(cfg["kernel"], chunk, t["support"], cfg["gamma"], cfg["bias"]) @ t["alpha"]
-    elif "landmarks" in t:
-        def run(chunk):
-            return kernels.nystrom_features(cfg["kernel"], chunk, t["landmarks"], t["projection"], cfg["gamma"],
-                                            cfg["bias"]).to(torch.float64) @ t["weights"]
-    else:
-        def run(chunk):
-            return kernels.explicit_features(cfg["kernel"], chunk, cfg["bias"]).to(torch.float64) @ t["weights"]
+    featurize = kernels.feature_map(cfg["features"], t)
+
+    def run(chunk):
+        return featurize(chunk).to(torch.float64) @ t["weights"] + t["intercept"]
     parts = [out for _, out in kernels.feature_chunks(x, run)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, cfg["dims"]["outputs"]))
 
@@ -171,6 +139,17 @@ def head_outputs(head: Head, x):
 def predict(head: Head, x) -> tuple[list, list[float]]:
     """(labels, scores): the argmax class and its raw output, or the regression value twice."""
     return decode(head_outputs(head, x), head.config["classes"], head.config["task"])
+
+
+def predict_proba(head: Head, x):
+    """(labels, scores, probabilities (n, k) numpy) for a classification ridge head."""
+    cfg = head.config
+    if cfg["task"] != "classification" or cfg.get("temperature") is None:
+        raise StageError("probabilities need a classification head fitted with --method ridge "
+                         f"(this one: {cfg['task']}, method {cfg['method']})")
+    outputs = head_outputs(head, x)
+    labels, scores = decode(outputs, cfg["classes"], cfg["task"])
+    return labels, scores, calibrate.probabilities(outputs, cfg["temperature"])
 
 
 def head_bytes(head: Head) -> tuple[str, bytes]:
@@ -191,5 +170,6 @@ def load_head(directory: str | Path) -> Head:
             raise StageError(f"{directory}: not a head folder ({path.name} missing; made by `single-pass fit`)")
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if config.get("format") != FORMAT_VERSION:
-        raise StageError(f"{config_path}: head format {config.get('format')!r}, this version reads {FORMAT_VERSION}")
+        raise StageError(f"{config_path}: head format {config.get('format')!r}, this version reads {FORMAT_VERSION}; "
+                         "refit with `single-pass fit`")
     return Head(config, load_file(str(weights_path)))

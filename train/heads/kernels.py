@@ -1,22 +1,28 @@
-"""Kernels over embeddings, and the feature maps that let the primal solver stand in for them.
+"""Kernels over embeddings, and the explicit feature maps that let one primal solver serve them all.
 
 A kernel k(a, b) is one of linear (a.b), cosine (a.b / |a||b|) or rbf (exp(-gamma |a-b|^2)).
-Linear and cosine have explicit features (the rows, or the unit rows), so a d x d primal
-system replaces the n x n one. For rbf on large n, the Nystrom map
-phi(x) = k(x, Z) L^-T, with Z the m landmarks and L L^T = k(Z, Z), gives m features whose
-inner products approximate the kernel. ``bias`` appends a constant 1 feature, which is the
-kernel k + 1: an intercept, shrunk like every other weight.
+Linear and cosine have explicit features (the rows, or the unit rows). For rbf, the Nystrom map
+phi(x) = k(x, Z) V diag(s)^-1/2, with Z the m landmarks and k(Z, Z) = V diag(s) V^T, gives m
+features whose inner products approximate the kernel; with every training row a landmark they
+reproduce it exactly on the training rows. ``linear+rbf`` puts both side by side, the linear
+block divided by ``scale`` (its RMS row norm, so the two kernels weigh alike): the kernel
+(a.b) / scale^2 + k_rbf(a, b). Landmarks come from k-means++ seeding: each next landmark is drawn
+with probability proportional to its squared distance from the ones already chosen, so the
+landmarks spread over the data instead of piling up where it is dense.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 # Rows per block when streaming features: 16384 x 384 float32 is 24 MiB.
 CHUNK_ROWS = 16384
 # Rows sampled for the median heuristic: 1000^2 / 2 distances is plenty for a median.
 MEDIAN_SAMPLE = 1000
-# Added to the landmark kernel's diagonal before its Cholesky factor (relative to its mean).
-NYSTROM_JITTER = 1e-6
+# Eigenvalues of the landmark kernel below this share of the largest are dropped (duplicate or
+# nearly duplicate landmarks), instead of being inverted into noise.
+NYSTROM_CUTOFF = 1e-10
+FEATURE_KINDS = ("linear", "cosine", "rbf", "linear+rbf")
 
 
 def _linear(a, b, gamma):
@@ -35,7 +41,7 @@ def _rbf(a, b, gamma):
 
 
 KERNELS = {"linear": _linear, "cosine": _cosine, "rbf": _rbf}
-# Kernels with explicit features (``explicit_features``); the rest need Nystrom for primal.
+# Kernels with explicit features (``explicit_features``); rbf needs Nystrom.
 EXPLICIT = ("linear", "cosine")
 
 
@@ -69,7 +75,33 @@ def median_gamma(x, seed: int = 0) -> float:
     return 1.0 / median
 
 
-def explicit_features(name: str, chunk, bias: bool):
+@contextmanager
+def one_thread():
+    """Run torch on one thread inside the block (and restore the count after).
+
+    For the small dense eigendecompositions and the sequential k-means++ loop: threads gain
+    little there, and on a machine whose cores are busy a two-thread call was measured to stall
+    for seconds (eigh of p = 896: 0.14 s on one thread, 0.3 s to 8 s on two).
+    """
+    # torch: imported here to keep it off the CLI's start-up path
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def eigh(matrix):
+    """(eigenvalues ascending, eigenvectors) of a symmetric matrix, in float64 on one thread."""
+    # torch: imported here to keep it off the CLI's start-up path
+    import torch
+    with one_thread():
+        return torch.linalg.eigh(torch.as_tensor(matrix, dtype=torch.float64))
+
+
+def explicit_features(name: str, chunk, bias: bool = False):
     """The feature rows of linear (as is) or cosine (unit rows), in float32."""
     # torch: imported here to keep it off the CLI's start-up path
     import torch
@@ -86,21 +118,23 @@ def _append_one(t):
 
 
 def nystrom_map(name: str, landmarks, gamma: float | None):
-    """L^-T for the landmark kernel k(Z, Z) = L L^T (m x m, float64)."""
-    # torch: imported here to keep it off the CLI's start-up path
-    import torch
-    kzz = kernel_matrix(name, landmarks, landmarks, gamma)
-    jitter = NYSTROM_JITTER * float(kzz.diagonal().mean())
-    factor = torch.linalg.cholesky(kzz + jitter * torch.eye(len(kzz), dtype=kzz.dtype))
-    eye = torch.eye(len(kzz), dtype=kzz.dtype)
-    return torch.linalg.solve_triangular(factor, eye, upper=False).T
+    """V diag(s)^-1/2 for the landmark kernel k(Z, Z) = V diag(s) V^T (float64, m x r, r <= m)."""
+    s, v = eigh(kernel_matrix(name, landmarks, landmarks, gamma))
+    keep = s > NYSTROM_CUTOFF * float(s.max())
+    return v[:, keep] / s[keep].sqrt()
 
 
-def nystrom_features(name: str, chunk, landmarks, projection, gamma: float | None, bias: bool):
-    """phi(x) = k(x, Z) L^-T (float32), plus the constant feature when ``bias``."""
+def nystrom_features(name: str, chunk, landmarks, projection, gamma: float | None, bias: bool = False):
+    """phi(x) = k(x, Z) V diag(s)^-1/2 (float32), plus the constant feature when ``bias``.
+
+    Computed in float32 (the n x m x d product is the cost): the squared distances of unit-scale
+    rows lose about 1e-7 to cancellation, far below what moves exp(-gamma d).
+    """
     # torch: imported here to keep it off the CLI's start-up path
     import torch
-    t = (kernel_matrix(name, chunk, landmarks, gamma) @ projection).to(torch.float32)
+    f32 = torch.float32
+    k = KERNELS[name](as_tensor(chunk, f32), as_tensor(landmarks, f32), gamma)
+    t = k @ projection.to(f32)
     return _append_one(t) if bias else t
 
 
@@ -110,6 +144,51 @@ def choose_landmarks(n: int, m: int, seed: int):
     import numpy as np
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=min(n, m), replace=False))
+
+
+def kmeanspp_landmarks(x, m: int, seed: int = 0):
+    """m row indices of ``x`` by k-means++ seeding (D^2 sampling), seeded and sorted; all rows when m >= n."""
+    # torch, numpy: imported here to keep them off the CLI's start-up path
+    import numpy as np
+    import torch
+    rows = as_tensor(x, torch.float32)
+    n = len(rows)
+    if m >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    norms = (rows * rows).sum(1)
+    chosen = [int(rng.integers(n))]
+    with one_thread():
+        dist = (norms + norms[chosen[0]] - 2.0 * (rows @ rows[chosen[0]])).clamp(min=0.0)
+        for _ in range(m - 1):
+            total = float(dist.sum())
+            if total > 0:
+                pick = int(np.searchsorted(np.cumsum(dist.double().numpy()), rng.random() * total))
+                pick = min(pick, n - 1)
+            else:  # every row left coincides with a landmark: draw from the rows not yet chosen
+                pick = int(rng.choice(np.setdiff1d(np.arange(n), chosen)))
+            chosen.append(pick)
+            dist = torch.minimum(dist, (norms + norms[pick] - 2.0 * (rows @ rows[pick])).clamp(min=0.0))
+    return np.unique(np.array(chosen))
+
+
+def feature_map(spec: dict, tensors: dict):
+    """A function from a block of rows to its feature rows (float32), for a head's feature ``spec``.
+
+    ``spec``: {"kind": one of FEATURE_KINDS, "gamma": rbf width, "scale": the linear block's
+    divisor}; ``tensors``: "landmarks" and "projection" where the kind has an rbf part.
+    """
+    # torch: imported here to keep it off the CLI's start-up path
+    import torch
+    kind = spec["kind"]
+    if kind in EXPLICIT:
+        return lambda chunk: explicit_features(kind, chunk)
+    z, proj, gamma = tensors["landmarks"], tensors["projection"], spec["gamma"]
+    if kind == "rbf":
+        return lambda chunk: nystrom_features("rbf", chunk, z, proj, gamma)
+    scale = float(spec.get("scale", 1.0))
+    return lambda chunk: torch.cat([explicit_features("linear", chunk) / scale,
+                                    nystrom_features("rbf", chunk, z, proj, gamma)], dim=1)
 
 
 def feature_chunks(x, featurize, rows: int | None = None) -> Iterator[tuple[int, object]]:

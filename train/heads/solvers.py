@@ -17,6 +17,13 @@ float64 through a Cholesky factor or an eigendecomposition; no matrix is ever in
 - batch-aware (kept from the seed for comparison): inverse((K + lambda I) b + lambda I) Y
   with b = (n // batch_size) * learning_rate * epochs. Since (K + lambda I) b + lambda I =
   b (K + lambda (1 + 1/b) I), it is ridge with lambda' = lambda (1 + 1/b), scaled by 1/b.
+
+The head itself solves the primal with an unpenalised intercept and row weights w (class
+balancing): minimise sum_i w_i ||y_i - b - W^T phi_i||^2 + lambda ||W||^2. Setting the gradient
+in b to zero gives b = ybar - W^T mu with the weighted means mu, ybar, so W solves ridge on the
+centred rows: (G + lambda I) W = B with G = sum_i w_i (phi_i - mu)(phi_i - mu)^T and
+B = sum_i w_i (phi_i - mu)(y_i - ybar)^T (``centred_moments``). With G = U diag(s) U^T,
+W = U diag(1 / (s + lambda)) U^T B for any lambda (``eigen_solve``).
 """
 from __future__ import annotations
 
@@ -44,6 +51,58 @@ def gram_stats(x, featurize, y):
         gram = block_g if gram is None else gram.add_(block_g)
         cross = block_b if cross is None else cross.add_(block_b)
     return gram, cross
+
+
+def centred_moments(x, featurize, y, w=None, intercept: bool = True):
+    """Weighted, centred sums for the primal solve: {"mu", "ybar", "gram", "cross", "weight" (the total),
+    "rows", "intercept"}.
+
+    Products run on float32 feature blocks (the fast BLAS path) and are summed in float64. To keep
+    float32 from cancelling, rows are shifted by the first block's weighted mean before the
+    products, and the exact centring is applied afterwards:
+    sum w (p - mu)(p - mu)^T = sum w (p - c)(p - c)^T - W (mu - c)(mu - c)^T for any shift c, W the
+    total weight. Without an intercept nothing is centred.
+    """
+    # torch: imported here to keep it off the CLI's start-up path
+    import torch
+    f64 = torch.float64
+    y = torch.as_tensor(y, dtype=f64)
+    w = None if w is None else torch.as_tensor(w, dtype=f64)
+    total = float(len(y)) if w is None else float(w.sum())
+    acc: dict = {}
+    for start, phi in feature_chunks(x, featurize):
+        wb = None if w is None else w[start:start + len(phi)]
+        yb = y[start:start + len(phi)]
+        if not acc:
+            first = torch.ones(len(phi), dtype=f64) if wb is None else wb
+            # The shift is rounded to the features' dtype: it is subtracted in that dtype below.
+            shift = ((first @ phi.double()) / first.sum()).to(phi.dtype).double()
+            acc = {"shift": shift if intercept else torch.zeros(phi.shape[1], dtype=f64),
+                   "yshift": (first @ yb) / first.sum() if intercept else torch.zeros(y.shape[1], dtype=f64),
+                   "gram": 0.0, "cross": 0.0, "psum": 0.0, "ysum": 0.0}
+        pc = phi - acc["shift"].to(phi.dtype)
+        yc = yb - acc["yshift"]
+        wpc = pc if wb is None else pc * wb.to(pc.dtype).unsqueeze(1)
+        wyc = yc if wb is None else yc * wb.unsqueeze(1)
+        acc["gram"] = acc["gram"] + (wpc.T @ pc).double()
+        acc["cross"] = acc["cross"] + (wpc.T @ yc.to(pc.dtype)).double()
+        acc["psum"] = acc["psum"] + wpc.sum(0).double()
+        acc["ysum"] = acc["ysum"] + wyc.sum(0)
+    gram = (acc["gram"] + acc["gram"].T) / 2  # symmetric to the last bit (float32 products are not)
+    cross = acc["cross"]
+    if intercept:
+        dmu, dy = acc["psum"] / total, acc["ysum"] / total
+        gram = gram - total * torch.outer(dmu, dmu)
+        cross = cross - total * torch.outer(dmu, dy)
+    else:
+        dmu, dy = torch.zeros_like(acc["shift"]), torch.zeros_like(acc["yshift"])
+    return {"mu": acc["shift"] + dmu, "ybar": acc["yshift"] + dy, "gram": gram, "cross": cross, "weight": total,
+            "rows": len(y), "intercept": intercept}
+
+
+def eigen_solve(s, u, cross, lam: float):
+    """W = U diag(1 / (s + lambda)) U^T B, from the eigenpairs (s, U) of G."""
+    return u @ ((u.T @ cross) / (s + lam).unsqueeze(1))
 
 
 def _cholesky(matrix, lam: float, what: str):

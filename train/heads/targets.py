@@ -1,7 +1,11 @@
 """Labels to targets and back: classes for classification, values for regression.
 
 Classification: the classes are the distinct labels sorted (numbers before strings, so the
-order is the same on every run), the targets one-hot rows, the prediction the argmax.
+order is the same on every run), the targets one-vs-rest rows (+1 for the row's class, -1 for
+every other), the prediction the argmax. With an unpenalised intercept the coding does not move
+the argmax (+-1 is 2 x one-hot - 1, an affine change of every output); it makes each output an
+estimate on the -1..+1 scale of a margin. ``class_weights`` balances the classes: row weight
+n / (k n_c), so every class carries the same total weight (a rare class is not drowned out).
 Regression: the labels are numbers, the target one column, the prediction its raw value.
 ``task="auto"`` picks regression when every label is a number and there are non-integers or
 more than ``AUTO_REGRESSION_DISTINCT`` distinct values; classification otherwise.
@@ -11,6 +15,7 @@ from __future__ import annotations
 from prep.core.errors import StageError
 
 TASKS = ("auto", "classification", "regression")
+CLASS_WEIGHTS = ("balanced", "none")
 AUTO_REGRESSION_DISTINCT = 20
 # Digits kept in the scores written by predict: outputs are float64, 6 digits is plenty to read.
 SCORE_DIGITS = 6
@@ -59,9 +64,23 @@ def encode_targets(labels: list, task: str = "auto"):
         raise StageError(f"one class only ({classes[0]!r} in all {len(labels)} examples); "
                          "a classifier needs two or more")
     index = {c: i for i, c in enumerate(classes)}
-    targets = np.zeros((len(labels), len(classes)), dtype=np.float64)
+    targets = -np.ones((len(labels), len(classes)), dtype=np.float64)
     targets[np.arange(len(labels)), [index[v] for v in labels]] = 1.0
     return targets, classes, task
+
+
+def class_weights(targets, mode: str = "balanced"):
+    """Row weights (float64): n / (k n_c) for the row's class c when ``mode`` is balanced, else None."""
+    # numpy: imported here to keep it off the CLI's start-up path
+    import numpy as np
+
+    if mode not in CLASS_WEIGHTS:
+        raise StageError(f"unknown class weighting {mode!r}; choose from {', '.join(CLASS_WEIGHTS)}")
+    if mode == "none" or targets.shape[1] < 2:
+        return None
+    which = targets.argmax(axis=1)
+    counts = np.bincount(which, minlength=targets.shape[1]).astype(np.float64)
+    return (len(which) / (targets.shape[1] * counts))[which]
 
 
 def decode(outputs, classes: list | None, task: str) -> tuple[list, list[float]]:

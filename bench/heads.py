@@ -1,0 +1,212 @@
+"""The closed-form head against scikit-learn's probes on real labelled text, same cached embeddings, same run.
+
+    python bench/heads.py [--repeat 3] [--threads 1] [--scale-rows 67349]
+
+Sets (tests/data/labelled_text/, see SOURCES.md there): SST-2 (binary sentiment; a sample of the
+GLUE train split, the whole GLUE dev split) and TREC (6 question types; a sample of the train
+split, the test split). Each text is embedded once with all-MiniLM-L6-v2 (prep.embed, cached).
+Methods on the same embeddings:
+- LogisticRegression() and RidgeClassifier() from scikit-learn, default settings (max_iter 1000);
+- the head with default flags (features and lambda by leave-one-out, class-balanced +-1 targets,
+  unpenalised intercept), the head with linear features only, and the head with --solver dual
+  (the same leave-one-out choice, but the rbf candidates use every training row as a landmark:
+  the exact kernel, what the kernel can do at n x n cost).
+Fit seconds: the fit alone (embedding excluded), the methods taking turns, best of --repeat after
+an untimed warm-up; wall and CPU seconds. Probabilities (the head's closed-form temperature,
+the logistic probe's predict_proba): log-loss and expected calibration error on the eval split.
+Last, fit time at SST-2's full train size (--scale-rows): rows drawn with replacement from the
+SST-2 sample's embeddings plus Gaussian noise, renormalised. Only the seconds mean anything there:
+the resampled rows are easier for the logistic probe than the real 67k sentences.
+Writes bench/results/heads.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import best_of, command, describe, device_info, table, take_turns, write_results
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from threadpoolctl import threadpool_limits
+
+from prep.embed import embed_texts
+from train.heads.cli import default_cache_dir
+from train.heads.head import HeadOptions, fit_head, predict_proba
+from train.heads.metrics import accuracy, macro_f1
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "labelled_text"
+# Bins of the expected calibration error (by top probability): 10 equal-width bins.
+ECE_BINS = 10
+# Noise added to each resampled row before renormalising (unit rows: 384 coordinates of ~0.05).
+SCALE_NOISE = 0.02
+
+
+def read_sst2(path: Path, rejects: list) -> tuple[list, list]:
+    """GLUE layout: a header line, then 'sentence<TAB>label' with label 0 or 1."""
+    texts, labels = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], 2):
+        text, _, label = line.rpartition("\t")
+        if label not in ("0", "1") or not text.strip():
+            rejects.append(f"{path}:{number}: not 'sentence<TAB>0|1'")
+            continue
+        texts.append(text)
+        labels.append(int(label))
+    return texts, labels
+
+
+def read_trec(path: Path, rejects: list) -> tuple[list, list]:
+    """TREC layout: 'COARSE:fine question' per line; the coarse class is the label."""
+    texts, labels = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        tag, _, text = line.partition(" ")
+        coarse = tag.partition(":")[0]
+        if ":" not in tag or not coarse.isupper() or not text.strip():
+            rejects.append(f"{path}:{number}: not 'CLASS:fine text'")
+            continue
+        texts.append(text)
+        labels.append(coarse)
+    return texts, labels
+
+
+SETS = {"sst2": (read_sst2, "train.tsv", "dev.tsv"), "trec": (read_trec, "train.label", "test.label")}
+
+
+def load(name: str, rejects: list) -> dict:
+    reader, train_file, eval_file = SETS[name]
+    train, held = reader(DATA / name / train_file, rejects), reader(DATA / name / eval_file, rejects)
+
+    def embed(texts):
+        return embed_texts(texts, cache_dir=default_cache_dir(), quiet=True)
+    return {"x": embed(train[0]), "y": train[1], "x_eval": embed(held[0]), "y_eval": held[1]}
+
+
+def methods(x, y) -> dict:
+    return {
+        "LogisticRegression": lambda: LogisticRegression(max_iter=1000).fit(x, y),
+        "RidgeClassifier": lambda: RidgeClassifier().fit(x, y),
+        "head (defaults)": lambda: fit_head(x, y, HeadOptions()),
+        "head, linear only": lambda: fit_head(x, y, HeadOptions(kernel="linear")),
+        "head, --solver dual": lambda: fit_head(x, y, HeadOptions(solver="dual")),
+    }
+
+
+def calibration(probs, classes: list, gold: list) -> dict:
+    """Log-loss and expected calibration error of probabilities (n, k) against gold labels."""
+    index = np.array([classes.index(g) for g in gold])
+    picked = np.clip(probs[np.arange(len(index)), index], 1e-12, 1.0)
+    top, hit = probs.max(1), probs.argmax(1) == index
+    bins = np.minimum((top * ECE_BINS).astype(int), ECE_BINS - 1)
+    ece = sum(abs(top[bins == b].mean() - hit[bins == b].mean()) * (bins == b).mean()
+              for b in range(ECE_BINS) if (bins == b).any())
+    return {"log_loss": round(float(-np.log(picked).mean()), 4), "ece": round(float(ece), 4)}
+
+
+def scores(name: str, fitted, data: dict) -> dict:
+    gold = data["y_eval"]
+    if name.startswith("head"):
+        predicted, _, probs = predict_proba(fitted, data["x_eval"])
+        extra = {**calibration(probs, fitted.config["classes"], gold), "features": fitted.config["features"]["kind"],
+                 "lambda": round(fitted.config["lambda"], 6)}
+    else:
+        predicted = list(fitted.predict(data["x_eval"]))
+        extra = calibration(fitted.predict_proba(data["x_eval"]), list(fitted.classes_), gold) \
+            if hasattr(fitted, "predict_proba") else {}
+    return {"accuracy": round(100 * accuracy(gold, predicted), 2), "macro_f1": round(100 * macro_f1(gold, predicted), 2),
+            **extra}
+
+
+def run_set(name: str, repeat: int, rejects: list) -> dict:
+    data = load(name, rejects)
+    sides = methods(data["x"], data["y"])
+    walls, cpus, fitted = take_turns(sides, repeat, warm_up=True)
+    rows = [{"method": m, "fit_s": round(min(walls[m]), 4), "fit_cpu_s": round(min(cpus[m]), 4),
+             **scores(m, fitted[m], data)} for m in sides]
+    searches = {m: fitted[m].config["lambda_search"] for m in ("head (defaults)", "head, --solver dual")}
+    return {"set": name, "train": len(data["y"]), "eval": len(data["y_eval"]), "classes": len(set(data["y"])),
+            "rows": rows, "searches": {m: {"candidates": v["candidates"], "chosen": v["chosen"], "rows": v["rows"],
+                                           "landmarks": v["landmarks"]} for m, v in searches.items()}}
+
+
+def run_scale(rows: int, repeat: int, rejects: list) -> dict:
+    data = load("sst2", rejects)
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(data["x"]), rows)
+    x = data["x"][pick] + SCALE_NOISE * rng.standard_normal((rows, data["x"].shape[1])).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = [data["y"][i] for i in pick]
+    sides = {k: v for k, v in methods(x, y).items() if "dual" not in k}  # n x n at 67k: no
+    out = {}
+    for name, fn in sides.items():
+        wall, cpu, fitted = best_of(fn, repeat)
+        kind = fitted.config["features"]["kind"] if name.startswith("head") else ""
+        out[name] = {"fit_s": round(wall, 3), "fit_cpu_s": round(cpu, 3), "features": kind}
+    return {"rows": rows, "dims": int(x.shape[1]), "methods": out}
+
+
+def aims(result: dict) -> list:
+    lines = []
+    for s in result["sets"]:
+        rows = {r["method"]: r for r in s["rows"]}
+        lr, head = rows["LogisticRegression"], rows["head (defaults)"]
+        lines.append(f"- {s['set']}: accuracy {head['accuracy'] - lr['accuracy']:+.2f} points vs the logistic probe "
+                     f"(aim: +0.50 or more); fit {lr['fit_s'] / head['fit_s']:.2f}x the probe's speed "
+                     f"({head['fit_s']:.3f} s vs {lr['fit_s']:.3f} s; aim: faster).")
+    scale = result["scale"]["methods"]
+    lr, head = scale["LogisticRegression"], scale["head (defaults)"]
+    lines.append(f"- {result['scale']['rows']:,} x {result['scale']['dims']} (resampled): head {head['fit_s']:.2f} s "
+                 f"({head['features']}) vs logistic probe {lr['fit_s']:.2f} s; head linear only "
+                 f"{scale['head, linear only']['fit_s']:.2f} s.")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    lines = ["# heads: the closed-form head vs scikit-learn probes on real labelled text", "",
+             describe(result["command"], result["device"]) + f" Threads: {result['threads']}.", ""]
+    for s in result["sets"]:
+        lines += [f"## {s['set']}: {s['train']} train / {s['eval']} eval, {s['classes']} classes", ""]
+        lines += table(["method", "accuracy %", "macro-F1 %", "fit s", "fit CPU s", "log-loss", "ECE", "features"],
+                       [[r["method"], r["accuracy"], r["macro_f1"], r["fit_s"], r["fit_cpu_s"], r.get("log_loss", "-"),
+                         r.get("ece", "-"), r.get("features", "-")] for r in s["rows"]])
+        lines += ["", "Leave-one-out searches (training rows only; the chosen candidate is the best unless the "
+                  "linear one is within one standard error of it):", ""]
+        lines += table(["head", "candidate", "gamma", "lambda", "LOO error %", "chosen"],
+                       [[m, c["kind"], "-" if c["gamma"] is None else f"{c['gamma']:.3f}", f"{c['lambda']:.4g}",
+                         f"{100 * c['loo_error']:.2f}", "yes" if i == v["chosen"] else ""]
+                        for m, v in s["searches"].items() for i, c in enumerate(v["candidates"])])
+        lines.append("")
+    scale = result["scale"]
+    lines += [f"## fit time at {scale['rows']:,} x {scale['dims']} (rows resampled from the SST-2 sample)", ""]
+    lines += table(["method", "fit s", "fit CPU s", "features"],
+                   [[m, v["fit_s"], v["fit_cpu_s"], v["features"] or "-"] for m, v in scale["methods"].items()])
+    lines += ["", "## aims", "", *aims(result), ""]
+    if result["rejects"]:
+        lines += ["Rejected input lines:", "", *[f"- {r}" for r in result["rejects"]], ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per method (best counts)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS and torch threads for every method (1: steady figures on a busy machine)")
+    parser.add_argument("--scale-rows", dest="scale_rows", type=int, default=67349,
+                        help="rows of the resampled timing matrix (SST-2's train size)")
+    parser.add_argument("--results", type=Path, default=None, help="folder for heads.{json,md} (default bench/results)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rejects: list = []
+    with threadpool_limits(args.threads):
+        sets = [run_set(name, args.repeat, rejects) for name in SETS]
+        scale = run_scale(args.scale_rows, max(1, args.repeat - 1), rejects)
+    result = {"command": command("heads", argv), "threads": args.threads,
+              "device": device_info("torch", "numpy", "scikit-learn"), "sets": sets, "scale": scale,
+              "rejects": rejects}
+    text = markdown(result)
+    write_results("heads", result, text, args.results)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
