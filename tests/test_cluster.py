@@ -13,8 +13,8 @@ import torch
 
 from prep.cluster import kmeans as km
 from prep.cluster import kmeans_blocks as kb
-from prep.core import threads
 from prep.cluster.select import noise_reasons, spread
+from prep.core import threads
 
 TOPICS = {
     "cooking": "simmer butter onion garlic oven flour dough whisk sauce skillet bake roast pepper "

@@ -23,16 +23,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from prep.extract.sql.patterns import BLOCK_COMMENT, STANDARD
+
 # A statement of a million rows is fine; one row or one value this large is not text to
 # train on and would cost several times its size in memory to load (SQLite's parse, Python).
 MAX_ROW_BYTES = 16 << 20
 MAX_CELL_BYTES = 8 << 20
 
-_SPACE = r"\s*+(?:(?:/\*.*?\*/|--[^\n]*+)\s*+)*+"
-_STRING = r"'(?:[^']++|'')*+'"
-_BLOB = r"[xX]'[0-9A-Fa-f]*+'"
-_NUMBER = r"(?:[-+]\s*+)*+(?:0[xX][0-9A-Fa-f]++|(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?)(?![\w.])"
-_WORD = r"(?:NULL|TRUE|FALSE)(?![\w$])"
+_SPACE = rf"\s*+(?:(?:{BLOCK_COMMENT}|--[^\n]*+)\s*+)*+"
+_STRING = STANDARD  # SQLite's own quoting: the text has been rewritten into it
+# The other literals: a hex blob, a signed number in any notation, and the three words.
+_BLOB, _NUMBER, _WORD = (r"[xX]'[0-9A-Fa-f]*+'",
+                         r"(?:[-+]\s*+)*+(?:0[xX][0-9A-Fa-f]++|(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][-+]?\d++)?)(?![\w.])",
+                         r"(?:NULL|TRUE|FALSE)(?![\w$])")
 # Strings first, then plain integers and decimals: the common values, tried cheapest first
 # (about a third faster on mysqldump-shaped rows than the full number pattern first).
 _PLAIN = rf"(?:{_STRING}|-?\d++(?:\.\d++)?(?![\w.'])|{_NUMBER}|{_BLOB}|{_WORD})"
