@@ -21,9 +21,10 @@ def test_prep_recipe_then_training_on_data_raw(tmp_path, tiny_model_dir):
     assert "all checks passed" in proc.stdout
 
     # Every stage kept its books: read == kept + dropped + errors, and something survived each.
-    for name in ["extracted/html", "extracted/articles", "extracted/forum", "extracted/instructions",
-                 "clean", "dedup", "clustered", "train", "val"]:
-        stats = json.loads((work / f"{name}.jsonl.stats.json").read_text())
+    for name in ["extracted/html.jsonl", "extracted/articles.jsonl", "extracted/forum.jsonl",
+                 "extracted/instructions.jsonl", "clean.jsonl", "dedup.jsonl", "clustered.jsonl", "train.jsonl",
+                 "train.arrow", "val.arrow"]:
+        stats = json.loads((work / f"{name}.stats.json").read_text())
         assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"], name
         assert stats["kept"] > 0, name
     clean = json.loads((work / "clean.jsonl.stats.json").read_text())
