@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def load_phrases(extra: Path | None = None) -> list[tuple[str, str]]:
 
 def load_rules(extra: Path | None = None) -> list[Rule]:
     """The built-in rules, then the phrases of prep/refusals.txt and of ``extra``."""
-    return [*RULES, *phrase_rules(load_phrases(extra))]
+    return [*builtin_rules(), *phrase_rules(load_phrases(extra))]
 
 
 def openings(text: str) -> list[int]:
@@ -183,47 +184,51 @@ _UNSURE = (r"i(?:'m| am) not (?:sure|certain|clear) (?:what|which|who|how|about 
            r"|(?:can|could|would) you (?:please )?(?:provide|clarify|give|share|specify|rephrase|explain)"
            r" (?:me )?(?:with )?(?:more|some|additional|further)\b")
 
-RULES = [
-    # The assistant calling itself an AI, or describing what it lacks as one.
-    rule("self-ai", rf"\bas an? (?:[\w-]+ ){{0,2}}?{_AI}\b{_BY}{_ME_NEXT}"),
-    rule("self-ai", rf"\bi(?:'m| am) (?:just |only |simply |merely |not |also )?(?:a |an )(?:[\w-]+ ){{0,3}}?{_AI}\b"),
-    rule("self-ai", r"\bi(?:'m| am) not (?:a )?(?:human|person|real person|sentient being|conscious being)\b"),
-    rule("self-ai", rf"\b(?:{_AI}|model)s? like (?:me|mine|myself)\b"),
-    rule("self-ai", r"\b(?:i was|i've been|i have been|i am|i'm) (?:trained|developed|created|built|designed"
-         r"|programmed|made) (?:by (?:openai|anthropic|google|meta|microsoft)|on (?:a |the )?(?:large |vast |huge"
-         r" |massive )?(?:data|dataset|corpus|text|amount|collection))\b"),
-    rule("self-ai", r"\bi(?:'m| am| have been| was) (?:programmed|designed) to\b"),
-    rule("self-limits", r"\bmy (?:(?:last |latest )?knowledge|training)(?: data)?(?: base)? (?:cut-?off|update|date)"
-         r"|\bas of my (?:last |latest |most recent )?(?:knowledge |training |information )?(?:update|cut-?off"
-         r"|training|knowledge)\b|\bmy (?:knowledge|training data|information) (?:only )?(?:goes|extends"
-         r"|is limited|is current)\b|\b(?:data|information|text) (?:that )?i (?:was|have been) trained on\b"
-         r"|\bmy (?:training data|(?:natural )?language processing)\b"),
-    rule("self-limits", r"\bi (?:don't|do not|cannot|can't) (?:have|possess|experience|feel) (?:any )?"
-         r"(?:personal |human |real )?(?:opinions|beliefs|feelings|emotions|preferences|experiences|consciousness"
-         r"|a physical (?:body|form)|a body)\b(?! (?:for|about|toward|towards|on)\b)"),
-    rule("self-limits", r"\b(?:i(?:'m| am) (?:not able|unable) to|i (?:can't|cannot|can not|don't|do not))"
-         r" (?:browse|access|search|surf|visit|open|click on|retrieve|look up) (?:the )?(?:internet|web|websites?"
-         r"|urls?|links?|external|online|real-time|google|specific (?:websites?|links?|urls?))\b"
-         r"|\bi (?:don't|do not) have (?:real-time |direct |live )?access to (?:the )?(?:internet|web|real-time"
-         r"|current|live|external|online|up-to-date|your (?:personal|computer|files|screen|device|memories|system"
-         r"|account))"),
-    # Declining: at the start of the reply or of a sentence, in the assistant's own voice.
-    rule("decline", rf"{_APOLOGY}(?:{_CANT}|i (?:won't|will not|must decline|must respectfully decline"
-         rf"|have to decline))\b(?: \w+)?", opening=True),
-    rule("decline", r"i (?:don't|do not) know the answer\b", opening=True),
-    rule("decline", rf"{_PREFIX}{_CANT} (?:(?:\w+ )?(?:or|and) )?{_ACTS}", opening=True),
-    rule("decline", r"\bit(?: is|'s| would(?: not)? be| was) (?:not |in|un)?(?:possible|appropriate|ethical"
-         r"|feasible|able|responsible|right)(?: or \w+)? for me to\b"),
-    rule("decline", r"\b(?:against|violates?|violating|violation of|go(?:es)? against|outside|beyond|within)"
-         r" (?:the )?(?:scope of )?(?:my|openai's|openai) (?:\w+ ){0,2}?(?:programming|principles|guidelines"
-         r"|polic(?:y|ies)|capabilit(?:y|ies)|abilities|purpose|scope|values|rules)\b"
-         r"|\bbeyond the scope of (?:this|our) (?:platform|conversation|chat)\b"),
-    rule("decline", r"\bi (?:must|have to|need to|will have to) (?:respectfully |politely )?(?:decline|refuse)\b"
-         r"|\bi must (?:point out|inform you|clarify) that (?:the|this|your) (?:question|request|prompt|phrase"
-         r"|wording|term|word|language)\b"),
-    # Not doing the task for want of input, or not understanding it.
-    rule("missing-input", rf"(?:{_APOLOGY})?(?:{_MISSING})", opening=True),
-    rule("missing-input", rf"{_APOLOGY}(?:{_UNSURE})", opening=True),
-    # A reply that is nothing but a short apology.
-    rule("apology-only", r"^\s*(?:i'm|i am|sorry|i apologi[sz]e)[^.!?\n]{0,40}[.!]?\s*$"),
-]
+
+@cache
+def builtin_rules() -> list[Rule]:
+    """The built-in rules, compiled once on first use (not at import: the CLI starts faster)."""
+    return [
+        # The assistant calling itself an AI, or describing what it lacks as one.
+        rule("self-ai", rf"\bas an? (?:[\w-]+ ){{0,2}}?{_AI}\b{_BY}{_ME_NEXT}"),
+        rule("self-ai", rf"\bi(?:'m| am) (?:just |only |simply |merely |not |also )?(?:a |an )(?:[\w-]+ ){{0,3}}?{_AI}\b"),
+        rule("self-ai", r"\bi(?:'m| am) not (?:a )?(?:human|person|real person|sentient being|conscious being)\b"),
+        rule("self-ai", rf"\b(?:{_AI}|model)s? like (?:me|mine|myself)\b"),
+        rule("self-ai", r"\b(?:i was|i've been|i have been|i am|i'm) (?:trained|developed|created|built|designed"
+             r"|programmed|made) (?:by (?:openai|anthropic|google|meta|microsoft)|on (?:a |the )?(?:large |vast |huge"
+             r" |massive )?(?:data|dataset|corpus|text|amount|collection))\b"),
+        rule("self-ai", r"\bi(?:'m| am| have been| was) (?:programmed|designed) to\b"),
+        rule("self-limits", r"\bmy (?:(?:last |latest )?knowledge|training)(?: data)?(?: base)? (?:cut-?off|update|date)"
+             r"|\bas of my (?:last |latest |most recent )?(?:knowledge |training |information )?(?:update|cut-?off"
+             r"|training|knowledge)\b|\bmy (?:knowledge|training data|information) (?:only )?(?:goes|extends"
+             r"|is limited|is current)\b|\b(?:data|information|text) (?:that )?i (?:was|have been) trained on\b"
+             r"|\bmy (?:training data|(?:natural )?language processing)\b"),
+        rule("self-limits", r"\bi (?:don't|do not|cannot|can't) (?:have|possess|experience|feel) (?:any )?"
+             r"(?:personal |human |real )?(?:opinions|beliefs|feelings|emotions|preferences|experiences|consciousness"
+             r"|a physical (?:body|form)|a body)\b(?! (?:for|about|toward|towards|on)\b)"),
+        rule("self-limits", r"\b(?:i(?:'m| am) (?:not able|unable) to|i (?:can't|cannot|can not|don't|do not))"
+             r" (?:browse|access|search|surf|visit|open|click on|retrieve|look up) (?:the )?(?:internet|web|websites?"
+             r"|urls?|links?|external|online|real-time|google|specific (?:websites?|links?|urls?))\b"
+             r"|\bi (?:don't|do not) have (?:real-time |direct |live )?access to (?:the )?(?:internet|web|real-time"
+             r"|current|live|external|online|up-to-date|your (?:personal|computer|files|screen|device|memories|system"
+             r"|account))"),
+        # Declining: at the start of the reply or of a sentence, in the assistant's own voice.
+        rule("decline", rf"{_APOLOGY}(?:{_CANT}|i (?:won't|will not|must decline|must respectfully decline"
+             rf"|have to decline))\b(?: \w+)?", opening=True),
+        rule("decline", r"i (?:don't|do not) know the answer\b", opening=True),
+        rule("decline", rf"{_PREFIX}{_CANT} (?:(?:\w+ )?(?:or|and) )?{_ACTS}", opening=True),
+        rule("decline", r"\bit(?: is|'s| would(?: not)? be| was) (?:not |in|un)?(?:possible|appropriate|ethical"
+             r"|feasible|able|responsible|right)(?: or \w+)? for me to\b"),
+        rule("decline", r"\b(?:against|violates?|violating|violation of|go(?:es)? against|outside|beyond|within)"
+             r" (?:the )?(?:scope of )?(?:my|openai's|openai) (?:\w+ ){0,2}?(?:programming|principles|guidelines"
+             r"|polic(?:y|ies)|capabilit(?:y|ies)|abilities|purpose|scope|values|rules)\b"
+             r"|\bbeyond the scope of (?:this|our) (?:platform|conversation|chat)\b"),
+        rule("decline", r"\bi (?:must|have to|need to|will have to) (?:respectfully |politely )?(?:decline|refuse)\b"
+             r"|\bi must (?:point out|inform you|clarify) that (?:the|this|your) (?:question|request|prompt|phrase"
+             r"|wording|term|word|language)\b"),
+        # Not doing the task for want of input, or not understanding it.
+        rule("missing-input", rf"(?:{_APOLOGY})?(?:{_MISSING})", opening=True),
+        rule("missing-input", rf"{_APOLOGY}(?:{_UNSURE})", opening=True),
+        # A reply that is nothing but a short apology.
+        rule("apology-only", r"^\s*(?:i'm|i am|sorry|i apologi[sz]e)[^.!?\n]{0,40}[.!]?\s*$"),
+    ]

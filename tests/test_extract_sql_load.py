@@ -183,12 +183,12 @@ def test_a_reason_over_half_the_rows_is_named(cli, tmp_path):
 
 
 def test_stats_seconds_cover_the_load(cli, tmp_path, monkeypatch):
-    import prep.extract.sql.stage as stage
+    import prep.extract.sql.load as load
 
     def slow_load(*args, **kwargs):
         time.sleep(0.4)
         return load_dumps(*args, **kwargs)
-    monkeypatch.setattr(stage, "load_dumps", slow_load)
+    monkeypatch.setattr(load, "load_dumps", slow_load)  # the stage imports it when it runs
     path = tmp_path / "dump.sql"
     path.write_text("CREATE TABLE t (v text);\nINSERT INTO t VALUES ('x');\n")
     out = tmp_path / "out.jsonl"

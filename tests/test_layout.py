@@ -9,7 +9,7 @@ import import_graph as ig
 # Third-party packages that take tens to hundreds of milliseconds to import.
 HEAVY = {"torch", "transformers", "numpy", "peft", "datasets", "pyarrow", "matplotlib", "safetensors",
          "accelerate", "jinja2", "trafilatura", "bs4", "lxml", "tqdm", "xxhash", "sklearn", "tokenizers",
-         "bitsandbytes", "liger_kernel", "gguf", "sqlparse", "concurrent"}
+         "bitsandbytes", "liger_kernel", "gguf", "sqlparse", "concurrent", "multiprocessing", "sqlite3"}
 MAX_MODULES_PER_FOLDER = 12
 
 
@@ -77,8 +77,10 @@ def test_local_imports_keep_heavy_packages_off_the_start_up_path():
         tree = ast.parse("\n".join(lines))
         top = {id(node) for node in tree.body}
         guarded = {id(n) for node in ast.walk(tree) if isinstance(node, (ast.If, ast.Try)) for n in node.body}
+        typing_only = {id(n) for node in tree.body if isinstance(node, ast.If)
+                       and "TYPE_CHECKING" in ast.unparse(node.test) for n in node.body}
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in top:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in top | typing_only:
                 continue
             name = node.names[0].name if isinstance(node, ast.Import) else node.module or ""
             names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])

@@ -16,10 +16,8 @@ bounded number in flight so memory stays flat: the output is the same bytes for 
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 from prep.tokenize.chat import build_chat
@@ -125,6 +123,9 @@ def _encode_in_worker(jobs):
 
 
 def _context():
+    # multiprocessing: imported here to keep it off the CLI's start-up path
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -151,6 +152,9 @@ def encode_batches(encoder: Encoder, batches: Iterable[tuple[list, list]], num_p
     each batch over the cores itself.
     """
     if num_proc <= 1:
+        # concurrent: imported here to keep it off the CLI's start-up path
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=1) as thread:
             yield from _in_order(lambda jobs: thread.submit(encoder.encode, jobs).result, batches, window=2)
         return

@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
+from prep.extract.sql import MAX_CELL_BYTES, MAX_ROW_BYTES
 from prep.extract.sql.patterns import BLOCK_COMMENT, STANDARD
-
-# A statement of a million rows is fine; one row or one value this large is not text to
-# train on and would cost several times its size in memory to load (SQLite's parse, Python).
-MAX_ROW_BYTES = 16 << 20
-MAX_CELL_BYTES = 8 << 20
 
 _SPACE = rf"\s*+(?:(?:{BLOCK_COMMENT}|--[^\n]*+)\s*+)*+"
 _STRING = STANDARD  # SQLite's own quoting: the text has been rewritten into it
@@ -44,8 +41,16 @@ _VALUE = rf"(?:{_PLAIN}|CAST{_SPACE}\({_SPACE}{_PLAIN}{_SPACE}AS\s++{_TYPE}{_SPA
 _ROW = rf"\({_SPACE}{_VALUE}{_SPACE}(?:,{_SPACE}{_VALUE}{_SPACE})*+\)"
 # PostgreSQL's pg_dump --on-conflict-do-nothing ends each INSERT so; SQLite reads it alike.
 _TAIL = r"(?:ON\s++CONFLICT(?:\s*+\([^()']*+\))?\s++DO\s++NOTHING)?"
-ROW = re.compile(f"{_SPACE}{_ROW}{_SPACE}", re.I | re.S)
-VALUES = re.compile(f"{_SPACE}{_ROW}{_SPACE}(?:,{_SPACE}{_ROW}{_SPACE})*+{_TAIL}{_SPACE}", re.I | re.S)
+
+
+@cache
+def grammar() -> tuple[re.Pattern, re.Pattern]:
+    """(one row, a whole VALUES list), compiled on first use: large patterns that the CLI's
+    start-up should not pay for."""
+    return (re.compile(f"{_SPACE}{_ROW}{_SPACE}", re.I | re.S),
+            re.compile(f"{_SPACE}{_ROW}{_SPACE}(?:,{_SPACE}{_ROW}{_SPACE})*+{_TAIL}{_SPACE}", re.I | re.S))
+
+
 LITERAL = re.compile(f"{_STRING}|{_BLOB}", re.I)
 
 # sqlite3 .dump's spellings of line breaks and control characters (see the module's docstring).
@@ -121,11 +126,11 @@ def dump_forms(values: str) -> str:
 
 def literal_values(values: str, limits: Limits) -> str | None:
     """The VALUES list if every row is literals within the limits (.dump forms read); else None."""
-    if VALUES.fullmatch(values) is None:
+    if grammar()[1].fullmatch(values) is None:
         if DUMP_CALL.search(values) is None:
             return None
         values = dump_forms(values)
-        if VALUES.fullmatch(values) is None:
+        if grammar()[1].fullmatch(values) is None:
             return None
     return values if len(values) <= limits.quick() or within(values, limits) is None else None
 
@@ -136,9 +141,9 @@ def check_row(row: str, limits: Limits) -> tuple[str | None, tuple[str, str] | N
     reason = within(row, limits) if len(row) > limits.quick() else None
     if reason is not None:
         return None, reason
-    if ROW.fullmatch(row) is None:
+    if grammar()[0].fullmatch(row) is None:
         row = dump_forms(row)
-        if ROW.fullmatch(row) is None:
+        if grammar()[0].fullmatch(row) is None:
             return None, not_literal(row)
     return row, None
 

@@ -19,17 +19,20 @@ record at all fails (exit status 1 or 2) and says why.
 """
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prep.core.errors import StageError
 from prep.core.flags import add_output, add_quiet
 from prep.core.records import input_files
 from prep.core.stage import Stage, options_of, progress
-from prep.extract.sql.literals import MAX_CELL_BYTES, MAX_ROW_BYTES, Limits
-from prep.extract.sql.load import LoadReport, connect, load_dumps
-from prep.extract.sql.rows import check_query, pick_columns, query_rows, table_rows
+from prep.extract.sql import MAX_CELL_BYTES, MAX_ROW_BYTES
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from prep.extract.sql.load import LoadReport
 
 DIALECTS = ("auto", "mysql", "postgres", "sqlite")
 # At most this many table names are listed in an error message.
@@ -85,6 +88,10 @@ def dump_files(specs: list[str], what: str) -> list[Path]:
 
 def run(args) -> int:
     schema, dumps = dump_files(args.schema or [], "--schema"), dump_files(args.input, "--input")
+    # sqlite3 and the dump grammar: imported here to keep them off the CLI's start-up path
+    from prep.extract.sql.load import Limits, connect, load_dumps
+    from prep.extract.sql.rows import check_query, pick_columns, query_rows, table_rows
+
     query = check_query(args.query) if args.query is not None else None
     limits = Limits(args.max_row_bytes, args.max_cell_bytes)
     if min(limits.row_bytes, limits.cell_bytes) < 1:
