@@ -119,3 +119,18 @@ def test_text_fields_that_are_not_text_are_errors_at_read_time(cli, tmp_path, st
     kept, rejects, stats = outputs(out)
     assert [r["id"] for r in kept] == ["ok"] and stats["errors"] == len(WRONG_TYPES)
     assert all(r["detail"].startswith("not text") and r["where"].startswith(f"{src}:") for r in rejects)
+
+
+def test_tokenize_rejects_a_giant_line_unread(tmp_path, tokenizers_dir):
+    small, giant = tmp_path / "small.jsonl", tmp_path / "giant.jsonl"
+    small.write_text(json.dumps(GOOD) + "\n")
+    giant.write_text(json.dumps(GOOD) + "\n" + json.dumps({"text": "word " * 8_000_000}) + "\n")
+    tok = tokenizers_dir["bos_eos"]
+    code, base = peak_kib(tmp_path, "prep", "tokenize", "--input", small, "--output", tmp_path / "a.arrow",
+                          "--tokenizer-path", tok, "--quiet")
+    assert code == 0
+    code, peak = peak_kib(tmp_path, "prep", "tokenize", "--input", giant, "--output", tmp_path / "b.arrow",
+                          "--tokenizer-path", tok, "--quiet", "--max-record-bytes", 4_000_000)
+    stats = json.loads((tmp_path / "b.arrow.stats.json").read_text())
+    assert code == 0 and stats["kept"] == 1 and stats["errors"] == 1
+    assert peak - base < 24 * 1024, (base, peak)
