@@ -210,6 +210,7 @@ class Stage:
             for f in [*self.files.values(), self._rejects]:
                 f.abort()
             return False
+        stats = None
         try:
             self._check_balance()
             for f in [*self.files.values(), self._rejects]:
@@ -222,7 +223,7 @@ class Stage:
             stats.handle.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
             stats.sync()
         except BaseException:
-            for f in [*self.files.values(), self._rejects, *([stats] if "stats" in locals() else [])]:
+            for f in [*self.files.values(), self._rejects, *([stats] if stats is not None else [])]:
                 f.abort()
             raise
         # Everything is on disk before the first rename; then the sidecars, the main output last.
