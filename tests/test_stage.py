@@ -77,7 +77,7 @@ def test_folder_input_skips_sidecars_and_temporaries(tmp_path):
 
 
 def test_atomic_file_commits_on_success_and_drops_on_error(tmp_path):
-    from prep.core.stage import AtomicFile
+    from prep.core.atomic import AtomicFile
     target = tmp_path / "sub" / "x.json"
     with AtomicFile(target) as out:
         out.handle.write("new\n")

@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from prep.cluster.tfidf import top_terms
-from prep.core.stage import AtomicFile
+from prep.core.atomic import AtomicFile
 
 # Characters of a sample text shown in the report.
 SAMPLE_CHARS = 200

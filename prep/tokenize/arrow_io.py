@@ -12,6 +12,7 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
+from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
 
 # Rows per Arrow record batch: small enough to keep memory flat, large enough that the
@@ -102,9 +103,6 @@ def write_arrow(examples: Iterable[dict], path: str | Path | BinaryIO, metadata:
         for example in examples:
             writer.add(example)
         return writer.close()
-    # tqdm: imported here to keep it off the CLI's start-up path
-    from prep.core.stage import AtomicFile
-
     out = AtomicFile(Path(path), "wb")
     try:
         rows = write_arrow(examples, out.handle, metadata, batch_rows)

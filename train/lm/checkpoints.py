@@ -20,8 +20,8 @@ from pathlib import Path
 from accelerate import PartialState
 from transformers import TrainerCallback
 
+from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
-from prep.core.stage import AtomicFile
 
 MARKER = "tunesmith-complete.json"
 RUN_FILE = "tunesmith-run.json"

@@ -21,9 +21,9 @@ import json
 import re
 from pathlib import Path
 
+from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
 from prep.core.flags import add_quiet
-from prep.core.stage import AtomicFile
 from train.tools.diagnosis import diagnose, moving_median
 
 DEFAULT_TOLERANCE = 0.02
