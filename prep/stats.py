@@ -15,11 +15,10 @@ from collections import Counter
 from prep.core.records import read_records
 from prep.core.shapes import (
     Unusable,
-    folded,
+    keyed,
     kind,
     layout_of,
     main_text,
-    needed_keys,
     response_text,
     used_keys,
     view,
@@ -48,7 +47,7 @@ def empty_fields(record: dict) -> list[str]:
     layout = layout_of(record)
     if layout is None:
         return [key for key in ("text", "input", "output") if key in record and not str(record[key] or "").strip()]
-    source = record if all(k in record for k in needed_keys(layout)) else folded(record)
+    source = keyed(record, layout)
     if layout in ("messages", "sharegpt"):
         turns = source.get("messages", source.get("conversations"))
         return [layout] if not turns else []

@@ -161,6 +161,11 @@ def folded(record: dict) -> dict:
     return lower if len(lower) == len(record) else record
 
 
+def keyed(record: dict, layout: str, text_key: str = "text") -> dict:
+    """The record as ``layout`` reads it: as it is, or with lower-case keys where its keys are capitalised."""
+    return record if all(k in record for k in needed_keys(layout, text_key)) else folded(record)
+
+
 def _match(record: dict, text_key: str) -> str | None:
     return next((name for name in ORDER if all(k in record for k in needed_keys(name, text_key))), None)
 
@@ -177,7 +182,7 @@ def canonical(record: dict, layout: str | None = None, text_key: str = "text") -
         raise Unusable("unknown-shape", f"keys {', '.join(sorted(map(str, record))[:12]) or 'none'}: none of "
                        + "; ".join("/".join(needed_keys(n, text_key)) for n in ORDER)
                        + " (name others with --map, e.g. --map output=answer_text)")
-    if not all(k in record for k in needed_keys(layout, text_key)):
+    if keyed(record, layout, text_key) is not record:
         record, text_key = folded(record), text_key.lower()
     return LAYOUTS[layout][2](record, text_key)
 
@@ -233,7 +238,7 @@ def prompt_parts(record: dict, prompt: str) -> tuple[str, str]:
     """
     layout = layout_of(record)
     if layout in TWO_PART:
-        source = record if all(k in record for k in needed_keys(layout)) else folded(record)
+        source = keyed(record, layout)
         first, second = TWO_PART[layout]
         extra = source.get(second)
         return source[first], extra if has_input(extra) else ""
@@ -252,7 +257,7 @@ def type_problem(record: dict) -> str | None:
     layout = layout_of(record)
     if layout is None:
         return None
-    source = record if all(k in record for k in needed_keys(layout)) else folded(record)
+    source = keyed(record, layout)
     if layout in ("messages", "sharegpt"):
         turns_ = source.get("messages", source.get("conversations"))
         if not isinstance(turns_, list):
