@@ -100,10 +100,10 @@ class ExampleStats:
         return out
 
 
-def _metadata(args, config: TokenizeConfig, tokenizer, specials) -> dict:
+def _metadata(args, config: TokenizeConfig, tokenizer, specials, fmt) -> dict:
     """Stored in the Arrow schema so that `prep inspect` and the trainer know the settings."""
     return {"tokenizer": str(args.tokenizer_path), "max_length": config.max_length, "mode": config.mode,
-            **prompt_format(tokenizer, config).describe(),
+            **fmt.describe(),
             "packed": config.pack, "train_on_source": config.train_on_source,
             "bos_id": specials.bos_id, "eos_id": specials.eos_id, "pad_id": specials.pad_id,
             "prefix_ids": list(specials.prefix), "vocab_size": len(tokenizer),
@@ -162,7 +162,7 @@ def run(args) -> int:
             on_drop=lambda r, reason, detail: stage.drop(r, reason, detail, where.pop(id(r), None)),
             on_keep=lambda r: (where.pop(id(r), None), stage.keep(None)))
         stats = ExampleStats()
-        writer = ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials))
+        writer = ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials, fmt))
         for example in examples:
             writer.add(stats.add(example))
         writer.close()
