@@ -64,7 +64,7 @@ def exact_key(words: list[bytes]) -> int:
     return xxhash.xxh3_128_intdigest(b" ".join(words))
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
+def mix(h: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, in place: spreads the polynomial's bits over all 64."""
     h ^= h >> _U64(30)
     h *= _U64(0xBF58476D1CE4E5B9)
@@ -89,7 +89,7 @@ def _word_windows(word_hashes: np.ndarray, lengths: np.ndarray, k: int) -> np.nd
     starts = np.cumsum(lengths) - lengths                  # first word of each text
     firsts = np.cumsum(counts) - counts                    # first window of each text
     index = np.arange(counts.sum()) + np.repeat(starts - firsts, counts)
-    return _mix(h[index])
+    return mix(h[index])
 
 
 def _char_windows(words: list[bytes]) -> np.ndarray:
