@@ -158,17 +158,22 @@ def prose_of(text: str) -> str:
     return _INLINE_CODE.sub("CODE", "\n".join(kept))
 
 
-def normalise_record(record: dict) -> dict:
+def map_text(record: dict, change) -> dict:
+    """``change`` applied to every text field of ``record`` in place (TEXT_KEYS and chat turns)."""
     for key, value in record.items():
         if isinstance(value, str) and str(key).lower() in TEXT_KEYS:
-            record[key] = normalise(value)
+            record[key] = change(value)
     # Chat turns: OpenAI-style messages[].content and ShareGPT-style conversations[].value.
     for listing, key in (("messages", "content"), ("conversations", "value")):
         turns = record.get(listing)
         for turn in turns if isinstance(turns, list) else ():
             if isinstance(turn, dict) and isinstance(turn.get(key), str):
-                turn[key] = normalise(turn[key])
+                turn[key] = change(turn[key])
     return record
+
+
+def normalise_record(record: dict) -> dict:
+    return map_text(record, normalise)
 
 
 def check_empty(record: dict):

@@ -21,6 +21,8 @@ EXTRACTORS = {
 
 STAGES = {
     "clean": "prep.clean",
+    "filter": "prep.filter.stage",
+    "decontaminate": "prep.filter.decontaminate",
     "dedup": "prep.dedup.stage",
     "cluster": "prep.cluster.stage",
     "split": "prep.split",
@@ -59,7 +61,7 @@ def add_module_parser(subparsers, name: str, module_name: str) -> None:
 def register(subparsers) -> None:
     """Adds `prep` and its stages to the top-level parser."""
     prep = subparsers.add_parser(
-        "prep", help="prepare a dataset: extract, clean, dedup, cluster, split, tokenize, inspect",
+        "prep", help="prepare a dataset: extract, clean, filter, decontaminate, dedup, cluster, split, tokenize, inspect",
         description="Dataset preparation stages. Each reads JSONL (or a raw source), writes one "
         "output plus OUT.stats.json and OUT.rejected.jsonl beside it.",
         formatter_class=HelpFormatter)

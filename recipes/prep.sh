@@ -11,6 +11,7 @@ TOKENIZER=${TOKENIZER:-data/models/smollm2-135m}    # `tunesmith models smollm2`
 MAX_LENGTH=${MAX_LENGTH:-512}                       # tokens per training example
 CLUSTERS=${CLUSTERS:-4}                             # k of k-means
 EMBEDDER=${EMBEDDER:-minilm}                        # minilm | tfidf | a local encoder folder
+EVAL=${EVAL:-}                                      # eval JSONL to decontaminate against (optional)
 QUIET=${QUIET:-}                                     # QUIET=--quiet: no bars, no summaries
 
 mkdir -p "$WORK/extracted"
@@ -26,18 +27,32 @@ tunesmith prep extract jsonl --input "$RAW/instructions.jsonl" --output "$WORK/e
 # 2. Clean: normalise text, drop refusals and disclaimers (the folder's sidecars are skipped).
 tunesmith prep clean --input "$WORK/extracted" --output "$WORK/clean.jsonl" $QUIET
 
-# 3. Dedup: exact and near duplicates; kept records carry meta.dup_group.
-tunesmith prep dedup --input "$WORK/clean.jsonl" --output "$WORK/dedup.jsonl" --threshold 0.8 $QUIET
+# 3. Filter: English only, the Gopher / C4 / FineWeb quality and repetition rules (on the answer
+#    side; never on code), personal data and secrets masked (<EMAIL>, <PHONE>, <SECRET>, ...).
+#    Gopher wants 50 words a page; the sample's CSV articles are 30-40-word tips, so 25 here.
+tunesmith prep filter --input "$WORK/clean.jsonl" --output "$WORK/filtered.jsonl" --lang en \
+    --gopher-min-words 25 $QUIET
 
-# 4. Cluster for diversity: at most 40 records a cluster, a report to look at.
+# 3b. Decontaminate: drop training records that share 13 words with an eval set, if you have one:
+#    EVAL=path/to/eval.jsonl bash recipes/prep.sh
+FILTERED="$WORK/filtered.jsonl"
+if [ -n "${EVAL:-}" ]; then
+    tunesmith prep decontaminate --input "$FILTERED" --output "$WORK/decontaminated.jsonl" --against "$EVAL" $QUIET
+    FILTERED="$WORK/decontaminated.jsonl"
+fi
+
+# 4. Dedup: exact and near duplicates; kept records carry meta.dup_group.
+tunesmith prep dedup --input "$FILTERED" --output "$WORK/dedup.jsonl" --threshold 0.8 $QUIET
+
+# 5. Cluster for diversity: at most 40 records a cluster, a report to look at.
 tunesmith prep cluster --input "$WORK/dedup.jsonl" --output "$WORK/clustered.jsonl" \
     --clusters "$CLUSTERS" --embedder "$EMBEDDER" --per-cluster 40 --report "$WORK/clusters" $QUIET
 
-# 5. Split: the guide's ratio format; near-duplicate groups never straddle train and val.
+# 6. Split: the guide's ratio format; near-duplicate groups never straddle train and val.
 tunesmith prep split --input "$WORK/clustered.jsonl" --split_ratio 0.9,0.1 --group-key meta.dup_group \
     --train-output "$WORK/train.jsonl" --val-output "$WORK/val.jsonl" $QUIET
 
-# 6. Tokenize to Arrow with the tokenizer's chat template (the default --prompt-format; no system
+# 7. Tokenize to Arrow with the tokenizer's chat template (the default --prompt-format; no system
 #    text unless you pass --system-prompt), loss on the answers only, each ending with one EOS;
 #    then check every example.
 for part in train val; do

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,9 @@ def build(tmp_path, seed_offset: int = 0):
 STAGES = {
     "extract-jsonl": ["prep", "extract", "jsonl"],
     "clean": ["prep", "clean"],
+    "filter": ["prep", "filter", "--lang", "en"],
+    "decontaminate": ["prep", "decontaminate", "--against",
+                      str(Path(__file__).parent / "data" / "filters" / "decontam" / "gsm8k_test.jsonl")],
     "dedup": ["prep", "dedup"],
     "split": ["prep", "split"],
     "cluster": ["prep", "cluster", "--clusters", "2", "--encoder", "tfidf"],

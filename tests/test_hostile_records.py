@@ -3,10 +3,13 @@ keeps the good records, writes only standard JSON, and never ends in a traceback
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from stage_outputs import outputs
 
+# An eval set for decontaminate (its questions share nothing with GOOD).
+EVAL = str(Path(__file__).parent / "data" / "filters" / "decontam" / "gsm8k_test.jsonl")
 GOOD = {"id": "ok", "instruction": "Name a prime.", "input": "", "output": "Seven is prime."}
 HOSTILE = {
     "deep": ("[" * 10_000 + "]" * 10_000, "nested too deeply"),
@@ -23,7 +26,8 @@ def strict(line: str):
     return json.loads(line, parse_constant=refuse)
 
 
-@pytest.mark.parametrize("stage", [["extract", "jsonl"], ["clean"], ["dedup"], ["stats"]])
+@pytest.mark.parametrize("stage", [["extract", "jsonl"], ["clean"], ["filter"], ["decontaminate", "--against", EVAL],
+                                   ["dedup"], ["stats"]])
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_line_is_rejected_with_its_place(cli, tmp_path, stage, kind):
     raw, reason = HOSTILE[kind]
@@ -107,8 +111,8 @@ WRONG_TYPES = [{"id": "list", "text": [1, 2, 3]}, {"id": "nums", "input": 5, "ou
                {"id": "alpaca", "instruction": ["a"], "input": "", "output": "o"}]
 
 
-@pytest.mark.parametrize("stage", [["clean"], ["dedup"], ["split"], ["cluster", "--clusters", "1",
-                                                                      "--encoder", "tfidf"]])
+@pytest.mark.parametrize("stage", [["clean"], ["filter"], ["decontaminate", "--against", EVAL], ["dedup"], ["split"],
+                                   ["cluster", "--clusters", "1", "--encoder", "tfidf"]])
 def test_text_fields_that_are_not_text_are_errors_at_read_time(cli, tmp_path, stage):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in [GOOD, *WRONG_TYPES]))

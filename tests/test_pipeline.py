@@ -22,7 +22,7 @@ def test_prep_recipe_then_training_on_data_raw(tmp_path, tiny_model_dir):
 
     # Every stage kept its books: read == kept + dropped + errors, and something survived each.
     for name in ["extracted/html.jsonl", "extracted/articles.jsonl", "extracted/forum.jsonl",
-                 "extracted/instructions.jsonl", "clean.jsonl", "dedup.jsonl", "clustered.jsonl", "train.jsonl",
+                 "extracted/instructions.jsonl", "clean.jsonl", "filtered.jsonl", "dedup.jsonl", "clustered.jsonl", "train.jsonl",
                  "train.arrow", "val.arrow"]:
         stats = json.loads((work / f"{name}.stats.json").read_text())
         assert stats["read"] == stats["kept"] + sum(stats["dropped"].values()) + stats["errors"], name

@@ -1,0 +1,168 @@
+"""Drop noise by language, quality and repetition rules, and find personal data and secrets.
+
+Runs between clean and dedup. Each record is judged on the side a model learns to produce:
+the output of instruction data, every assistant turn of a chat, the whole text of a text
+record. Code and markdown tables are never judged by prose rules: they are taken out before
+anything is measured, and a response that is mostly code is exempt from the language and
+quality checks (counted as "exempt_code" in the stats).
+
+Checks, in order; the first that fails drops the record, named by its rule:
+  - language (--lang en,de,...): dropped when the language identified is not one of those
+    and the model is at least --lang-threshold sure; an unsure guess keeps the record, and so
+    does an answer in another language to a prompt in a wanted one ("Translate into French").
+  - quality and repetition rules (--rules gopher,c4,fineweb; each rule's threshold is a
+    flag; the README lists every rule, its source and why). Rules that judge a web page's
+    shape apply to text records only (--text-records answer judges those as answers too, for
+    chat transcripts kept in a text field); rules that measure a share skip prose shorter than
+    --min-words-to-judge words.
+  - personal data and secrets (--pii): e-mail and IP addresses, phone and payment card numbers,
+    cloud keys, API tokens and private-key blocks in any text field, prompt side too.
+    mask (the default) replaces each with a typed placeholder such as <EMAIL> and changes
+    nothing else; drop drops the record ("pii"); keep only counts them.
+A kept record is written back unchanged apart from masked spans; stats count every rule's
+drops, the exempt records, languages seen and personal data found per kind.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+
+from prep.clean import map_text, request_text
+from prep.core.errors import StageError
+from prep.core.flags import add_common
+from prep.core.records import input_files, read_records
+from prep.core.shapes import Unusable, kind, response_text, view
+from prep.core.stage import Stage, apply, options_of
+from prep.filter import language, pii
+from prep.filter.rules import add_rule_arguments, chosen_rules, response_settings, verdicts
+from prep.filter.text import Measured
+
+# Below this many letters a language guess is noise (short answers: "Paris.", "42", "Yes").
+MIN_LANGUAGE_LETTERS = 20
+
+
+def judged_texts(record: dict) -> list[str]:
+    """What the rules read: each assistant turn of a chat, else the response (or the text)."""
+    try:
+        seen = view(record)
+    except Unusable:   # judged by shapes' lenient reading below, as clean judges it
+        seen = None
+    if seen is not None and seen[0] == "chat":
+        return [m["content"] for m in seen[1] if m["role"] == "assistant"]
+    return [response_text(record)]
+
+
+class Judge:
+    """The language and rule checks with their counters (kept in the stats' extra)."""
+
+    def __init__(self, args, stage: Stage):
+        self.args = args
+        self.rules = chosen_rules(args.rules, args.skip_rules)
+        self.answers = response_settings(args, self.rules)
+        self.wanted = {code.strip().lower() for code in (args.lang or "").split(",") if code.strip()}
+        self.counts = stage.extra.setdefault("filter", {"exempt_code": 0, "too_short_to_judge": 0,
+                                                         "languages": Counter(), "language_unsure": 0,
+                                                         "answer_in_other_language": 0})
+        if self.wanted:
+            self.threshold = language.DEFAULT_THRESHOLD if args.lang_threshold is None else args.lang_threshold
+
+    def language(self, measured: Measured) -> tuple[str | None, bool | None]:
+        """(drop detail or None, whether the text is English as far as the rules need to know)."""
+        if not self.wanted:
+            return None, None
+        if sum(c.isalpha() for c in measured.text) < MIN_LANGUAGE_LETTERS:
+            return None, None
+        code, confidence = language.identify(measured.text)
+        self.counts["languages"][code] += 1
+        if language.is_other_language(code, confidence, self.wanted, self.threshold):
+            return f"{code} ({confidence:.2f} sure), wanted {','.join(sorted(self.wanted))}", False
+        if confidence < self.threshold:
+            self.counts["language_unsure"] += 1
+            return None, None
+        return None, code == "en"
+
+    def prompt_is_wanted(self, record: dict) -> bool:
+        """An answer in another language to a prompt in a wanted one is a task (translate this),
+        not noise: such records are kept and counted."""
+        prompt = Measured(request_text(record))
+        if sum(c.isalpha() for c in prompt.text) < MIN_LANGUAGE_LETTERS:
+            return False
+        code, confidence = language.identify(prompt.text)
+        if language.is_other_language(code, confidence, self.wanted, self.threshold) or confidence < self.threshold:
+            return False
+        self.counts["answer_in_other_language"] += 1
+        return True
+
+    def __call__(self, record: dict):
+        is_text = kind(record) == "text" and self.args.text_records == "page"
+        measured = [Measured(t) for t in judged_texts(record)]
+        prose = [m for m in measured if not m.is_code and m.words]
+        if not prose:
+            self.counts["exempt_code"] += 1
+            return None
+        joined = Measured("\n\n".join(m.text for m in prose)) if len(prose) > 1 else prose[0]
+        detail, english = self.language(joined)
+        if detail is not None and (is_text or not self.prompt_is_wanted(record)):
+            return "language", detail
+        if all(len(m.words) < self.args.min_words_to_judge for m in prose):
+            self.counts["too_short_to_judge"] += 1
+        for m in prose:
+            failed = verdicts(self.rules, m, self.args if is_text else self.answers, is_text, english,
+                              first_only=True)
+            if failed:
+                return next(iter(failed.items()))
+        return None
+
+
+def check_pii(record: dict, mode: str, found: Counter):
+    seen: Counter = Counter()
+
+    def masked(text: str) -> str:
+        new, counts = pii.mask(text)
+        seen.update(counts)
+        return new
+
+    if mode == "mask":
+        map_text(record, masked)
+        found.update(seen)
+        return None
+    map_text(record, lambda text: seen.update(hit.kind for hit in pii.find(text)) or text)
+    found.update(seen)
+    if mode == "drop" and seen:
+        return "pii", ", ".join(f"{n} {k}" for k, n in sorted(seen.items()))
+    return None
+
+
+def add_arguments(parser) -> None:
+    add_common(parser)
+    parser.add_argument("--lang", default=None,
+                        help="keep only these languages (ISO 639-1 codes, comma-separated, e.g. en or "
+                        "en,de); default: no language check")
+    parser.add_argument("--lang-threshold", type=float, default=None,
+                        help="how sure the language model must be (0-1) before a record in another "
+                        "language is dropped (default: the value measured on tests/data/filters/language)")
+    parser.add_argument("--text-records", choices=("page", "answer"), default="page",
+                        help="how records of the text layout are judged: as web pages (every rule) or "
+                        "as answers (page-shape rules skipped, repetition judged as in answers): "
+                        "use answer for chat transcripts or formatted training text in a text field")
+    parser.add_argument("--pii", choices=("mask", "drop", "keep"), default="mask",
+                        help="personal data and secrets: mask with typed placeholders, drop the record, "
+                        "or keep it (counted either way)")
+    add_rule_arguments(parser)
+
+
+def run(args) -> int:
+    if args.lang_threshold is not None and not 0 <= args.lang_threshold <= 1:
+        raise StageError(f"--lang-threshold must be between 0 and 1, not {args.lang_threshold}")
+    pii.check_ready()   # before anything is written: --pii keep still counts
+    with Stage("filter", args.output, options_of(args), input_files(args.input), args.quiet) as stage:
+        judge = Judge(args, stage)
+        found = stage.extra.setdefault("pii_found", Counter())
+        checks = [judge, partial(check_pii, mode=args.pii, found=found)]
+        for record in apply(stage.records(read_records(args.input, args.max_record_bytes)), checks, stage):
+            stage.keep(record)
+        stage.extra["rules"] = [rule.name for rule in judge.rules]
+    if not args.quiet:
+        print(f"filter: kept {stage.kept} of {stage.read_count}; dropped {dict(stage.dropped)}; "
+              f"errors {stage.errors}; personal data {dict(found)} ({args.pii}) -> {args.output}")
+    return 0
