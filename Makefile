@@ -40,6 +40,7 @@ demo: $(MODEL)/config.json
 
 # make bench ARGS=--quick for a short run.
 bench: install
+	$(PIP) install -q -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python bench/run_all.py $(ARGS)
 
 clean:

@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The benchmarks, in this order (bench/_common.py is what they share). train_speed and train_memory
 # need a GPU for their real figures and fall back to a CPU mode with tiny configs.
-ORDER = ["html_extract", "html_quality", "sql_extract", "dedup", "kmeans", "embed_speed", "tokenize_speed", "single_pass", "heads", "train_speed", "train_memory"]
+ORDER = ["html_extract", "html_quality", "sql_extract", "filters", "dedup", "kmeans", "embed_speed", "tokenize_speed", "single_pass", "heads", "train_speed", "train_memory"]
 
 
 def main(argv=None) -> int:
