@@ -157,3 +157,5 @@ def test_language_judges_the_answer_but_keeps_translation_tasks(tmp_path, cli):
     assert {r["record"]["id"]: r["reason"] for r in rejected} == {2: "language", 4: "language"}
     assert rejected[0]["detail"].startswith("de (") and rejected[0]["detail"].endswith("wanted en")
     assert stats["filter"]["answer_in_other_language"] == 1
+    code, _, err = run_filter(cli, src, out, "--lang", "english")
+    assert code == 2 and "english is not a language code" in err

@@ -24,6 +24,7 @@ drops, the exempt records, languages seen and personal data found per kind.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from functools import partial
 
@@ -152,6 +153,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    codes = [code.strip() for code in (args.lang or "").split(",") if code.strip()]
+    odd = [code for code in codes if not re.fullmatch(r"[A-Za-z]{2,3}", code)]
+    if odd:
+        raise StageError(f"--lang {args.lang}: {', '.join(odd)} is not a language code; use ISO 639-1 "
+                         "codes such as en, de, fr (comma-separated)")
     if args.lang_threshold is not None and not 0 <= args.lang_threshold <= 1:
         raise StageError(f"--lang-threshold must be between 0 and 1, not {args.lang_threshold}")
     pii.check_ready()   # before anything is written: --pii keep still counts
