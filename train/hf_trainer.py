@@ -22,7 +22,9 @@ from transformers import TrainingArguments
 from train.classify.run import main as classify
 from train.classify.run import split_task
 from train.lm.args import DataArguments, LoraArguments, ModelArguments, QuantArguments, RunArguments
+from train.lm.model import warn
 from train.lm.runner import cli_main
+from train.lm.threads import settle_threads
 
 PROG = "accelerate launch -m train.hf_trainer"
 
@@ -34,6 +36,9 @@ def types() -> tuple:
 def main(argv: list[str] | None = None) -> int:
     task, rest = split_task(sys.argv[1:] if argv is None else list(argv))
     if task == "seq-cls":  # the classifier has flags of its own (--data_dir, --label_key, ...)
+        note = settle_threads()  # the causal LM runner does this in cli_main
+        if note:
+            warn(note)
         return classify(rest, prog=f"{PROG} --task seq-cls")
     return cli_main(argv, types(), prog=PROG)
 

@@ -3,16 +3,20 @@
 Both entry points (train.hf_trainer, train.qlora) parse these dataclasses, so the model,
 data, LoRA and quantization flags work with both; train.qlora keeps qlora.py's defaults
 (LoRA on a 4-bit base, rank 64, paged AdamW...) and adds its MMLU/generation flags.
-Old spellings that transformers renamed or dropped are rewritten first (train/aliases.py).
+Old spellings that transformers renamed or dropped are rewritten first (train/lm/legacy_flags.py).
 
 No ``from __future__ import annotations`` here: HfArgumentParser reads the field types.
 """
 import dataclasses
+import re
+import types as pytypes
 import typing
+from argparse import ArgumentTypeError
 from dataclasses import dataclass, field
 from typing import Literal
 
 from transformers import HfArgumentParser
+from transformers.hf_argparser import string_to_bool
 
 from prep.core.errors import StageError
 from train.lm import lora
@@ -136,9 +140,45 @@ def with_defaults(cls, name: str, module: str, **defaults):
     return made
 
 
+_BOOL_WORDS = ("yes", "true", "t", "y", "1", "no", "false", "f", "n", "0")  # what string_to_bool reads
+
+
+def _str_or_bool(words: tuple[str, ...]):
+    """argparse type for a ``str | bool`` field: one of ``words`` (any string where none are
+    listed), or a true/false word."""
+    def convert(value: str):
+        if value in words or (not words and value.lower() not in _BOOL_WORDS):
+            return value
+        try:
+            return string_to_bool(value)
+        except ArgumentTypeError:
+            raise ArgumentTypeError(f"expected one of {', '.join(words)} or true/false, got {value!r}") from None
+    return convert
+
+
+def _fix_str_or_bool(parser, types: tuple) -> None:
+    """HfArgumentParser reads a ``str | bool`` field as a plain bool, so that
+    --include_num_input_tokens_seen non_padding (which TrainingArguments takes) was refused.
+    Such fields take the words their help lists ("one of [`all`, `non_padding`, `no`]") or a bool."""
+    for cls in types:
+        hints = typing.get_type_hints(cls)
+        for item in dataclasses.fields(cls):
+            hint = hints.get(item.name)
+            if not isinstance(hint, pytypes.UnionType) and typing.get_origin(hint) is not typing.Union:
+                continue
+            if not {str, bool} <= set(typing.get_args(hint)):
+                continue
+            action = parser._option_string_actions.get(f"--{item.name}")  # argparse has no public lookup
+            listed = re.search(r"one of \[([^\]]*)\]", item.metadata.get("help", ""))
+            words = tuple(re.findall(r"`([^`]+)`", listed.group(1))) if listed else ()
+            if action is not None:
+                action.type = _str_or_bool(words)
+
+
 def parse(argv: list[str], types: tuple, prog: str):
     """Parse ``argv`` (old spellings already rewritten) into instances of ``types``."""
     parser = HfArgumentParser(types, prog=prog, allow_abbrev=False)
+    _fix_str_or_bool(parser, types)
     return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
 
 

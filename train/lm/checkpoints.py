@@ -28,6 +28,9 @@ RUN_FILE = "tunesmith-run.json"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
            "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
+# What a checkpoint holds beside the model that save_model writes: training state.
+STATE_FILES = re.compile(r"^(rng_state.*\.pth|optimizer\.pt|scheduler\.pt|trainer_state\.json|latest|"
+                         r"zero_to_\w+\.py|tunesmith-complete\.json)$")
 # Test hook: SIGKILL the process inside on_save at this step, after the Trainer wrote the
 # checkpoint's files and before the marker (a run killed while saving).
 KILL_ENV = "TUNESMITH_TEST_KILL_AT_SAVE_STEP"
@@ -111,6 +114,19 @@ def resume_point(output_dir: Path, overwrite: bool, explicit: str | None, is_mai
             warn(f"{folder.name} is incomplete (the run stopped while saving it): moved to {target.name}, "
                  "resuming from an earlier checkpoint")
     return None
+
+
+def copy_model_files(checkpoint: Path, output_dir: Path) -> list[str]:
+    """The model files of ``checkpoint`` (weights, config, tokenizer) copied into ``output_dir``,
+    each under a temporary name first, so that a killed copy never looks complete."""
+    copied = []
+    for path in sorted(checkpoint.iterdir()):
+        if path.is_file() and not STATE_FILES.match(path.name):
+            partial = output_dir / f".{path.name}.partial"
+            shutil.copy2(path, partial)
+            os.replace(partial, output_dir / path.name)
+            copied.append(path.name)
+    return copied
 
 
 def completion_callback():

@@ -95,9 +95,11 @@ def _from_pretrained(model_args, kwargs: dict):
 
 
 def embedding_rows(model) -> int:
-    """Rows of the input embedding, also under a LoRA wrapper."""
+    """Rows of the input embedding, also under a LoRA wrapper and under ZeRO-3, whose
+    partitioned weights are empty locally and keep their real shape in ``ds_shape``."""
     embedding = model.get_input_embeddings()
-    return getattr(embedding, "base_layer", embedding).weight.shape[0]
+    weight = getattr(embedding, "base_layer", embedding).weight
+    return getattr(weight, "ds_shape", weight.shape)[0]
 
 
 def fit_vocab(model, tokenizer, added: bool) -> bool:

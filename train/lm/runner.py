@@ -32,7 +32,9 @@ from train.lm.data import check_vocab, load_data
 from train.lm.legacy_flags import rewrite
 from train.lm.model import embedding_rows, is_main_process, load_model, load_tokenizer, special_tokens, warn
 from train.lm.packing import make_collator, prepare_model
+from train.lm.sharding import check_fsdp, prepare_deepspeed
 from train.lm.switches import settle_runner
+from train.lm.threads import settle_threads
 from train.tools.curves import write_curves
 
 
@@ -56,10 +58,23 @@ def run_parsed(parsed: tuple, callbacks=()) -> dict:
                         pick(RunArguments), training_args=pick(TrainingArguments), callbacks=callbacks)
 
 
+def prepare_process(argv: list[str]) -> None:
+    """What the launcher set up, settled before the flags are parsed (parsing TrainingArguments
+    starts the distributed backend): threads, DeepSpeed's CPU compile."""
+    note = settle_threads()
+    if note:
+        warn(note)
+    if prepare_deepspeed(argv=argv):
+        warn("DeepSpeed on the CPU: gloo collectives, without compiling DeepSpeed's shared-memory "
+             "allreduce (TUNESMITH_DEEPSPEED_SHM=1 builds it)")
+
+
 def cli_main(argv: list[str] | None, types: tuple, prog: str, check=None, leading=()) -> int:
     """What the entry points run: parse, ``check(parsed)``, train; setup errors as one line, exit 2."""
     def train() -> None:
-        parsed = parse_cli(sys.argv[1:] if argv is None else argv, types, prog, leading)
+        args = sys.argv[1:] if argv is None else list(argv)
+        prepare_process(args)
+        parsed = parse_cli(args, types, prog, leading)
         if check is not None:
             check(parsed)
         run_parsed(parsed)
@@ -81,6 +96,12 @@ def settle(model_args, data_args, quant_args, training_args) -> None:
         training_args.activation_checkpointing_kwargs = {"use_reentrant": False}
         training_args.gradient_checkpointing_kwargs = training_args.activation_checkpointing_kwargs
     training_args.remove_unused_columns = False  # the collator picks its columns itself
+    try:
+        check_fsdp(training_args)
+    except StageError:
+        if not is_main_process():
+            raise SystemExit(2) from None  # every process stops; the main process says why, once
+        raise
     if data_args.group_by_length or training_args.train_sampling_strategy == "group_by_length":
         data_args.group_by_length = True
         training_args.train_sampling_strategy = "random"  # ours replaces the Trainer's sampler
@@ -130,6 +151,7 @@ def _resume(training_args, run_args) -> str | None:
 def _run_record(trainer, method: str, resume: str | None, started: float, status: str, extra=None) -> dict:
     record = {"status": status, "method": method, "argv": sys.argv[1:], "resumed_from": resume,
               "world_size": trainer.args.world_size, "started": started,
+              "threads": torch.get_num_threads(),
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
               **(extra or {})}
     if trainer.is_world_process_zero():
@@ -145,6 +167,22 @@ def _finished_at(trainer, resume: str) -> bool:
         print(f"tunesmith: {resume} is the end of this run (step {done} of {planned}); nothing to train",
               file=sys.stderr)
     return done >= planned
+
+
+def _restore_finished(trainer, resume: str) -> bool:
+    """Takes over a checkpoint that holds the whole run; True where its model files were copied
+    to the output (DeepSpeed: the engine that could load its shards exists only inside train())."""
+    trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+    if not trainer.is_deepspeed_enabled:
+        trainer._load_from_checkpoint(resume)
+        return False
+    if not any((Path(resume) / name).is_file() for name in checkpoints.WEIGHTS):
+        raise StageError(f"{resume} holds DeepSpeed's shards only (zero3_save_16bit_model was off): gather "
+                         f"them with python {resume}/zero_to_fp32.py {resume} OUT")
+    if trainer.is_world_process_zero():
+        checkpoints.copy_model_files(Path(resume), Path(trainer.args.output_dir))
+    trainer.accelerator.wait_for_everyone()
+    return True
 
 
 def _curves(output_dir: str) -> None:
@@ -177,17 +215,21 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
         print(f"tunesmith: resuming from {resume}", file=sys.stderr)
     options = {k: v for args in (model_args, data_args, lora_args, quant_args) for k, v in asdict(args).items()}
     _run_record(trainer, method, resume, started, "running", {"options": options})
+    copied = False
     if resume and _finished_at(trainer, resume):
         metrics = {}  # the checkpoint already holds the whole run: load it, train nothing
-        trainer._load_from_checkpoint(resume)
-        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+        copied = _restore_finished(trainer, resume)
     else:
         metrics = dict(trainer.train(resume_from_checkpoint=resume).metrics)
     step = trainer.state.global_step
     evaluated = any("eval_loss" in e and e.get("step") == step for e in trainer.state.log_history)
     if training_args.do_eval and eval_ds is not None and not evaluated:
-        metrics.update(trainer.evaluate())
-    trainer.save_model()
+        if copied:  # the model in memory is not the checkpoint's
+            warn(f"not evaluating: the model of {resume} was copied, not loaded; evaluate {training_args.output_dir}")
+        else:
+            metrics.update(trainer.evaluate())
+    if not copied:
+        trainer.save_model()
     trainer.save_state()
     summary = {"global_step": trainer.state.global_step, "metrics": metrics,
                "train_examples": len(train_ds), "eval_examples": len(eval_ds) if eval_ds is not None else 0}
