@@ -12,7 +12,7 @@
 # (or fsdp.yaml / deepspeed_zero3.yaml for models that do not fit one GPU).
 set -euo pipefail
 
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-4}"
+# Threads: every usable core per process unless OMP_NUM_THREADS is set (the guide fixed 4).
 export WANDB_PROJECT="${WANDB_PROJECT:-project-name}"   # only used when wandb is installed
 
 MODEL="${MODEL:-data/models/smollm2-135m}"
