@@ -35,10 +35,12 @@ from itertools import groupby
 from pathlib import Path
 
 from prep import refusals
-from prep.core.flags import add_common
+from prep.core.engine import first_verdict, run_work
+from prep.core.flags import add_common, add_engine
 from prep.core.records import input_files, read_records
 from prep.core.shapes import Unusable, kind, main_text, response_text, view
-from prep.core.stage import Stage, apply, options_of
+from prep.core.stage import Stage, options_of
+from prep.core.work import Work
 
 # Text fields of every layout prep.core.shapes reads (keys in any letter case).
 TEXT_KEYS = frozenset({"text", "input", "output", "instruction", "context", "response", "prompt", "generation",
@@ -223,19 +225,26 @@ def add_arguments(parser) -> None:
                         help="drop records with more words than this (default: no limit)")
     parser.add_argument("--keep-refusals", "--keep_refusals", action="store_true",
                         help="normalise and length-filter only; keep records with refusals")
+    add_engine(parser)
+
+
+def judge(settings: dict):
+    """The per-record work, in whichever process runs it (prep.core.engine): each record of a
+    batch normalised, then the checks in order."""
+    checks = [check_empty]
+    if settings["rules"] is not None:
+        checks.append(partial(check_refusal, rules=settings["rules"]))
+    checks.append(partial(check_length, min_words=settings["min_words"], max_words=settings["max_words"]))
+    return lambda batch: ([(r, *first_verdict(r, checks)) for r in map(normalise_record, batch)], {})
 
 
 def run(args) -> int:
     rules = refusals.load_rules(args.phrases)
-    checks = [check_empty]
-    if not args.keep_refusals:
-        checks.append(partial(check_refusal, rules=rules))
-    checks.append(partial(check_length, min_words=args.min_words, max_words=args.max_words))
+    work = Work(judge, {"rules": None if args.keep_refusals else rules, "min_words": args.min_words,
+                        "max_words": args.max_words})
     with Stage("clean", args.output, options_of(args), input_files(args.input), args.quiet) as stage:
         stage.extra["refusal_rules"] = len(rules)
-        records = (normalise_record(r) for r in stage.records(read_records(args.input, args.max_record_bytes)))
-        for record in apply(records, checks, stage):
-            stage.keep(record)
+        run_work(stage, read_records(args.input, args.max_record_bytes), work, args)
     if not args.quiet:
         print(f"clean: kept {stage.kept} of {stage.read_count}; dropped {dict(stage.dropped)}; "
               f"errors {stage.errors} -> {args.output}")

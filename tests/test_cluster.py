@@ -14,7 +14,7 @@ import torch
 from prep.cluster import kmeans as km
 from prep.cluster import kmeans_blocks as kb
 from prep.cluster.select import noise_reasons, spread
-from prep.core import threads
+from prep.core import threads, work
 
 TOPICS = {
     "cooking": "simmer butter onion garlic oven flour dough whisk sauce skillet bake roast pepper "
@@ -347,16 +347,16 @@ def test_kmeans_iterations_show_a_bar_on_a_terminal(cli, tmp_path, monkeypatch):
 
 def test_cpu_quota(monkeypatch, tmp_path):
     v2 = tmp_path / "cpu.max"
-    monkeypatch.setattr(threads, "CGROUP_V2", v2)
-    monkeypatch.setattr(threads, "CGROUP_V1", (tmp_path / "quota", tmp_path / "period"))
-    assert threads.cpu_quota() is None  # no file at all
+    monkeypatch.setattr(work, "CGROUP_V2", v2)
+    monkeypatch.setattr(work, "CGROUP_V1", (tmp_path / "quota", tmp_path / "period"))
+    assert work.cpu_quota() is None  # no file at all
     for text, want in (("max 100000", None), ("200000 100000", 2), ("150000 100000", 2), ("5000 100000", 1)):
         v2.write_text(text + "\n")
-        assert threads.cpu_quota() == want, text
+        assert work.cpu_quota() == want, text
     v2.unlink()
     (tmp_path / "quota").write_text("300000\n")
     (tmp_path / "period").write_text("100000\n")
-    assert threads.cpu_quota() == 3
+    assert work.cpu_quota() == 3
     monkeypatch.setattr(threads, "cpu_quota", lambda: 1)
     assert threads.useful_threads() == 1
 

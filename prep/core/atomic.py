@@ -1,13 +1,15 @@
 """Files that appear whole or not at all: written under a temporary name, synced, renamed last.
 
 A killed writer leaves only ``.NAME.tmp-PID``, never a file that looks complete; opening a new
-writer for the same target removes the temporaries whose process is gone. Used by every stage
+writer for the same target removes the temporaries whose process is gone (files, or the folders
+and ``.NAME.old-PID`` leftovers of sharded outputs, prep.core.shards). Used by every stage
 (prep.core.stage) and by checkpoints, curves, the embedding cache and the cluster report.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 # Input bytes hashed per read call when fingerprinting a file.
@@ -32,14 +34,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def remove_path(path: Path) -> None:
+    """Remove a file or a whole folder (a link is removed, never followed); gone already is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def remove_stale_temporaries(target: Path) -> list[Path]:
-    """Temporaries of ``target`` left by killed runs (``.NAME.tmp-PID`` whose process is gone)."""
+    """Leftovers of killed runs for ``target``: ``.NAME.tmp-PID`` (and ``.NAME.old-PID``, an old
+    sharded output moved aside) whose process is gone."""
     removed = []
-    for path in target.parent.glob(f".{target.name}.tmp-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for kind in ("tmp", "old"):
+        for path in target.parent.glob(f".{target.name}.{kind}-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                remove_path(path)
+                removed.append(path)
     return removed
 
 
@@ -76,6 +88,10 @@ class AtomicFile:
             self.handle.flush()
             os.fsync(self.handle.fileno())
             self.handle.close()
+
+    def digest(self) -> str:
+        """The sha256 of what was written (call after ``sync``)."""
+        return file_sha256(self.tmp)
 
     def rename(self) -> None:
         os.replace(self.tmp, self.target)

@@ -3,17 +3,20 @@
 A record is one JSON object: ``{"id", "text"}`` or ``{"id", "input", "output"}``, or
 ``{"id", "messages": [{"role", "content"}, ...]}``; optional ``label`` and ``meta``. Keys a
 stage does not know pass through untouched. How each layout reads as text is prep.core.shapes'.
+Which files an input names (a file, folder, glob or sharded folder) is prep.core.inputs'.
 """
 from __future__ import annotations
 
-import glob
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from prep.core.errors import StageError
+# Expanding a file, folder or glob (sharded folders too) lives in prep.core.inputs; stages import
+# input_files from here, beside the readers.
+from prep.core.inputs import SIDECAR_SUFFIXES, input_files, is_sidecar, open_part, sources  # noqa: F401
+from prep.core.shards import Part
 
 # Bytes of a broken line kept in the rejects file: enough to find and fix it by hand.
 RAW_PREVIEW_CHARS = 500
@@ -31,37 +34,6 @@ class Read:
     where: str                 # "path:line" (1-based), for messages and rejects
     error: str | None = None   # why the item is not a record
     raw: str | None = None     # the start of the offending text, for the rejects file
-
-
-# What stages write beside their outputs; a folder or glob of outputs must not read them back.
-SIDECAR_SUFFIXES = (".stats.json", ".rejected.jsonl")
-
-
-def is_sidecar(path: Path) -> bool:
-    return path.name.endswith(SIDECAR_SUFFIXES) or path.name.startswith(".")
-
-
-def input_files(spec: str | Path, suffixes: tuple[str, ...] = (".jsonl", ".json")) -> list[Path]:
-    """Expand a file, a folder (files with ``suffixes`` inside, recursively) or a glob.
-
-    Stats and rejects files and hidden (temporary) files are skipped unless named alone.
-    Sorted, so that every run sees the same order. Stops with a clear message when nothing
-    matches, since a silent empty run is worse than an error.
-    """
-    path = Path(spec)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
-                       and not is_sidecar(p))
-        if not found:
-            raise StageError(f"{path}: folder holds no {'/'.join(suffixes)} files")
-        return found
-    found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
-                   if Path(p).is_file() and not is_sidecar(Path(p)))
-    if not found:
-        raise StageError(f"{spec}: no such file, folder or glob match")
-    return found
 
 
 def get_path(record: dict, dotted: str):
@@ -151,13 +123,14 @@ def _lines(fh, max_bytes: int) -> Iterator[tuple[bytes | None, int]]:
         yield None, size
 
 
-def read_jsonl(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Read]:
+def read_jsonl(path: Path, max_bytes: int = MAX_RECORD_BYTES, part: Part | None = None) -> Iterator[Read]:
     """Each non-blank line of a JSONL file; a broken line is an error item, not a crash.
 
     Read as bytes so that one non-UTF-8 line is rejected alone instead of failing the file; a
-    line over ``max_bytes`` is rejected with its size before it is parsed.
+    line over ``max_bytes`` is rejected with its size before it is parsed. ``part``: the file's
+    manifest entry, checked (sha256 and size) as the last bytes are read.
     """
-    with open(path, "rb") as fh:
+    with (open(path, "rb") if part is None else open_part(part)) as fh:
         for number, (raw, size) in enumerate(_lines(fh, max_bytes), 1):
             where = f"{path}:{number}"
             if raw is None:
@@ -201,12 +174,13 @@ def read_json_array(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[R
 
 
 def read_records(spec: str | Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Read]:
-    """Every record of a file, folder or glob of .jsonl / .json files, in a stable order."""
-    for path in input_files(spec):
+    """Every record of a file, folder or glob of .jsonl / .json files (or sharded folders), in a
+    stable order; ``where`` names the part file and its line."""
+    for path, part in sources(spec, (".jsonl", ".json")):
         if path.suffix.lower() == ".json":
             yield from read_json_array(path, max_bytes)
         else:
-            yield from read_jsonl(path, max_bytes)
+            yield from read_jsonl(path, max_bytes, part)
 
 
 def dumps(record: dict) -> str:

@@ -4,7 +4,7 @@ A stage opens a ``Stage``, feeds it what it reads, and says for each item whethe
 kept, dropped (with a reason) or broken (an error). On a clean exit the stats file is
 written and every output is renamed into place, the main output last; on any exception
 (or a SIGKILL) only temporary files named ``.OUT.tmp-PID`` are left, never a file that
-looks complete.
+looks complete. The main output may be a folder of parts with a manifest (prep.core.shards).
 """
 from __future__ import annotations
 
@@ -18,34 +18,10 @@ from typing import Iterable, Iterator
 
 from prep.core.atomic import AtomicFile, file_sha256, fsync_folder
 from prep.core.errors import StageError
+from prep.core.inputs import sidecar, stale_inputs  # noqa: F401 (sidecar: imported from here)
 from prep.core.records import RAW_PREVIEW_CHARS, Read, dumps
 from prep.core.shapes import type_problem
-
-
-def sidecar(output: Path, suffix: str) -> Path:
-    """``data/x.jsonl`` -> ``data/x.jsonl.stats.json`` (suffix ``.stats.json``).
-
-    Named after the whole output name, so that ``train.jsonl`` (split) and ``train.arrow``
-    (tokenize) in one folder never share a stats or rejects file.
-    """
-    return output.with_name(output.name + suffix)
-
-
-def stale_stats(path: Path, digest: str) -> Path | None:
-    """The stats file beside ``path`` when it was written for other contents of ``path``, else None."""
-    stats_path = sidecar(path, ".stats.json")
-    try:
-        stats = json.loads(stats_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    outputs = stats.get("outputs") if isinstance(stats, dict) else None
-    hashes = stats.get("output_sha256") if isinstance(stats, dict) else None
-    if not isinstance(outputs, dict) or not isinstance(hashes, dict):
-        return None
-    for key, written in outputs.items():
-        if Path(written).resolve() == path.resolve() and hashes.get(key) not in (None, digest):
-            return stats_path
-    return None
+from prep.core.shards import ShardedOutput
 
 
 def show_progress(quiet: bool) -> bool:
@@ -66,7 +42,9 @@ class Stage:
 
     ``outputs`` maps a name to a path; the first is the main output, whose stats and
     rejects files sit beside it. ``binary_outputs`` names outputs opened in binary mode
-    (Arrow). Use as a context manager.
+    (Arrow). The main output is a folder of parts of at most ``options["shard_records"]``
+    records each where that is set (the --shard-records flag of prep.core.flags.add_output, so
+    that every stage with that flag shards without code of its own). Use as a context manager.
     """
 
     def __init__(self, name: str, outputs: dict[str, Path] | Path, options: dict,
@@ -84,6 +62,7 @@ class Stage:
         self.hash_inputs = hash_inputs
         self.quiet = quiet
         self.binary = set(binary_outputs)
+        self.part_records = options.get("shard_records") if isinstance(options, dict) else None
         self.read_count = 0
         self.kept = 0
         self.dropped: Counter = Counter()
@@ -101,17 +80,32 @@ class Stage:
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> "Stage":
         self._start = time.perf_counter()
+        self._check_outputs()
         self._input_sha256 = {p: file_sha256(p) for p in self.inputs} if self.hash_inputs else {}
-        for path, digest in self._input_sha256.items():
-            stale = stale_stats(path, digest)
-            if stale is not None:
-                self.extra.setdefault("stale_input_stats", []).append(str(stale))
-                print(f"{self.name}: warning: {stale} describes another version of {path} (a run killed "
-                      "between its renames, or the file changed since): its counts do not apply", file=sys.stderr)
+        for path, stale in stale_inputs(self._input_sha256):
+            self.extra.setdefault("stale_input_stats", []).append(str(stale))
+            print(f"{self.name}: warning: {stale} describes another version of {path} (a run killed "
+                  "between its renames, or the file changed since): its counts do not apply", file=sys.stderr)
         for key, path in self.paths.items():
-            self.files[key] = AtomicFile(path, "wb" if key in self.binary else "w")
+            if self._sharded(key):
+                self.files[key] = ShardedOutput(path, self.part_records, self.name, self.options)
+            else:
+                self.files[key] = AtomicFile(path, "wb" if key in self.binary else "w")
         self._rejects = AtomicFile(self.rejects_path)
         return self
+
+    def _sharded(self, key: str) -> bool:
+        return bool(self.part_records) and key == next(iter(self.paths))
+
+    def _check_outputs(self) -> None:
+        """Before anything is read or opened: outputs that cannot be written as asked."""
+        for key, path in self.paths.items():
+            if self._sharded(key) and key in self.binary:
+                raise StageError(f"{self.name}: {path}: only JSONL outputs are written in parts so far; "
+                                 "leave out --shard-records")
+            if not self._sharded(key) and path.is_dir():
+                raise StageError(f"{self.name}: {path} is a folder (a sharded output?): name a file, or "
+                                 "pass --shard-records N (or end the name with '/') to write parts into it")
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is not None:
@@ -127,7 +121,7 @@ class Stage:
             summary = self.summary()
             # What each output holds, so that a reader can tell stats that belong to another run
             # (a kill between the renames below) from the stats of the file beside them.
-            summary["output_sha256"] = {k: file_sha256(f.tmp) for k, f in self.files.items()}
+            summary["output_sha256"] = {k: f.digest() for k, f in self.files.items()}
             stats.handle.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
             stats.sync()
         except BaseException:
@@ -248,23 +242,6 @@ class Stage:
             "outputs": {k: str(v) for k, v in self.paths.items()},
             **self.extra,
         }
-
-
-def apply(records: Iterable[dict], checks, stage: Stage) -> Iterator[dict]:
-    """Run ``checks`` (each ``record -> reason | None`` or ``(reason, detail) | None``) in order.
-
-    The first check that names a reason drops the record; the rest are not run.
-    """
-    for record in records:
-        for check in checks:
-            verdict = check(record)
-            if verdict is None:
-                continue
-            reason, detail = verdict if isinstance(verdict, tuple) else (verdict, None)
-            stage.drop(record, reason, detail)
-            break
-        else:
-            yield record
 
 
 def options_of(args, skip: tuple[str, ...] = ("func", "quiet")) -> dict:

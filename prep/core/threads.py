@@ -10,34 +10,13 @@ pool of that many threads, each running torch single-threaded (``torch_workers``
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 
-# cgroup v2 holds "QUOTA PERIOD" (QUOTA "max" when unlimited); v1 two files (-1 when unlimited).
-CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
-CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
-
-
-def cpu_quota() -> int | None:
-    """CPUs this process's cgroup may use, rounded up; None when no quota is set or readable."""
-    try:
-        quota, period = CGROUP_V2.read_text().split()[:2]
-    except (OSError, ValueError):  # no cgroup v2 file (v1, not Linux) or an odd one
-        try:
-            quota, period = (path.read_text().strip() for path in CGROUP_V1)
-        except OSError:
-            return None
-    if quota in ("max", "-1"):
-        return None
-    try:
-        return max(1, math.ceil(int(quota) / int(period)))
-    except (ValueError, ZeroDivisionError):
-        return None
+from prep.core.work import cpu_quota
 
 
 def useful_threads() -> int:

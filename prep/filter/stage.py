@@ -24,16 +24,19 @@ drops, the exempt records, languages seen and personal data found per kind.
 """
 from __future__ import annotations
 
+import argparse
 import re
 from collections import Counter
 from functools import partial
 
 from prep.clean import map_text, request_text
+from prep.core.engine import first_verdict, run_work
 from prep.core.errors import StageError
-from prep.core.flags import add_common
+from prep.core.flags import add_common, add_engine
 from prep.core.records import input_files, read_records
 from prep.core.shapes import Unusable, kind, response_text, view
-from prep.core.stage import Stage, apply, options_of
+from prep.core.stage import Stage, options_of
+from prep.core.work import Work
 from prep.filter import language, pii
 from prep.filter.rules import add_rule_arguments, chosen_rules, response_settings, verdicts
 from prep.filter.text import Measured
@@ -53,17 +56,22 @@ def judged_texts(record: dict) -> list[str]:
     return [response_text(record)]
 
 
-class Judge:
-    """The language and rule checks with their counters (kept in the stats' extra)."""
+def new_counts() -> dict:
+    """The counters kept in the stats beside the drops, in the order the stats list them."""
+    return {"filter": {"exempt_code": 0, "too_short_to_judge": 0, "languages": Counter(),
+                       "language_unsure": 0, "answer_in_other_language": 0},
+            "pii_found": Counter()}
 
-    def __init__(self, args, stage: Stage):
+
+class Judge:
+    """The language and rule checks with their counters (``counts``, the stats' "filter")."""
+
+    def __init__(self, args):
         self.args = args
         self.rules = chosen_rules(args.rules, args.skip_rules)
         self.answers = response_settings(args, self.rules)
         self.wanted = {code.strip().lower() for code in (args.lang or "").split(",") if code.strip()}
-        self.counts = stage.extra.setdefault("filter", {"exempt_code": 0, "too_short_to_judge": 0,
-                                                         "languages": Counter(), "language_unsure": 0,
-                                                         "answer_in_other_language": 0})
+        self.counts = new_counts()["filter"]
         if self.wanted:
             self.threshold = language.DEFAULT_THRESHOLD if args.lang_threshold is None else args.lang_threshold
 
@@ -150,6 +158,20 @@ def add_arguments(parser) -> None:
                         help="personal data and secrets: mask with typed placeholders, drop the record, "
                         "or keep it (counted either way)")
     add_rule_arguments(parser)
+    add_engine(parser)
+
+
+def judge(settings: argparse.Namespace):
+    """The per-record work, in whichever process runs it (prep.core.engine): each record of a
+    batch through the language and rule checks, then personal data; the counters per batch."""
+    judge = Judge(settings)
+
+    def batch(records: list[dict]):
+        counts = new_counts()
+        judge.counts = counts["filter"]
+        checks = [judge, partial(check_pii, mode=settings.pii, found=counts["pii_found"])]
+        return [(record, *first_verdict(record, checks)) for record in records], counts
+    return batch
 
 
 def run(args) -> int:
@@ -161,13 +183,14 @@ def run(args) -> int:
     if args.lang_threshold is not None and not 0 <= args.lang_threshold <= 1:
         raise StageError(f"--lang-threshold must be between 0 and 1, not {args.lang_threshold}")
     pii.check_ready()   # before anything is written: --pii keep still counts
+    # The flags alone (no handler function) travel to the workers.
+    work = Work(judge, argparse.Namespace(**{k: v for k, v in vars(args).items() if not callable(v)}))
     with Stage("filter", args.output, options_of(args), input_files(args.input), args.quiet) as stage:
-        judge = Judge(args, stage)
-        found = stage.extra.setdefault("pii_found", Counter())
-        checks = [judge, partial(check_pii, mode=args.pii, found=found)]
-        for record in apply(stage.records(read_records(args.input, args.max_record_bytes)), checks, stage):
-            stage.keep(record)
-        stage.extra["rules"] = [rule.name for rule in judge.rules]
+        stage.extra.update(new_counts())
+        rules = chosen_rules(args.rules, args.skip_rules)
+        run_work(stage, read_records(args.input, args.max_record_bytes), work, args)
+        stage.extra["rules"] = [rule.name for rule in rules]
+    found = stage.extra["pii_found"]
     if not args.quiet:
         print(f"filter: kept {stage.kept} of {stage.read_count}; dropped {dict(stage.dropped)}; "
               f"errors {stage.errors}; personal data {dict(found)} ({args.pii}) -> {args.output}")

@@ -31,7 +31,8 @@ PERCENTILES = (50, 90, 99)
 def add_arguments(parser) -> None:
     add_input(parser, help="input JSONL/JSON records ({text}, {input, output}, {prompt, generation}, "
               "{instruction, input, output}, {messages} or {conversations}): a file, folder or glob")
-    add_output(parser, help="output Arrow IPC stream (OUT.stats.json and OUT.rejected.jsonl beside it)")
+    add_output(parser, help="output Arrow IPC stream (OUT.stats.json and OUT.rejected.jsonl beside it)",
+               shards=False)
     parser.add_argument("--tokenizer-path", "--tokenizer_path", "--tokenizer", dest="tokenizer_path",
                         required=True, help="folder or hub id of a fast tokenizer (usually the model's)")
     parser.add_argument("--max-length", "--max_length", dest="max_length", type=int, default=2048,
