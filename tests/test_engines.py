@@ -197,3 +197,122 @@ def test_ray_writes_the_same_files(big, tmp_path, stage):
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == single[stage]
+
+
+# tokenize and extract jsonl: the real instruction and code records alone (every layout, chats
+# among them), short examples so that truncations and drops happen in many batches.
+TOKENIZE_SOURCES = [*sorted((DATA / "layouts").glob("*.json*")), *sorted((DATA / "code").glob("*.jsonl"))]
+
+
+def tokenize_sample(path: Path, records: int, seed: int) -> tuple[Path, int]:
+    pool = [item.record for source in TOKENIZE_SOURCES for item in read_records(source) if item.error is None]
+    rng = random.Random(seed)
+    lines, broken = [], 0
+    for n in range(records):
+        record = {"id": f"t{seed}-{n}", **{k: v for k, v in rng.choice(pool).items() if k != "id"}}
+        line = json.dumps(record, ensure_ascii=False)
+        if n % 97 == 50:   # a cut line: counted as an error between kept records
+            line, broken = line[: len(line) // 2], broken + 1
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, broken
+
+
+def tokenized(src: Path, out: Path, tokenizer: Path, *flags) -> dict:
+    """What a tokenize run wrote: the Arrow bytes, the rejects and the stats (less UNSHARED)."""
+    assert main(["prep", "tokenize", "--input", str(src), "--output", str(out), "--quiet", "--tokenizer-path",
+                 str(tokenizer), "--max-length", "384", "--batch-size", "16", *flags]) == 0
+    return ran(out)
+
+
+@pytest.mark.parametrize("pack", [["--prompt-format", "alpaca"], ["--pack", "--mode", "text"]],
+                         ids=["examples", "packed"])
+def test_tokenize_on_two_workers_writes_the_same_arrow_file(tmp_path, tokenizers_dir, pack):
+    src, broken = tokenize_sample(tmp_path / "in.jsonl", 400, seed=6)
+    tokenizer = tokenizers_dir["bos_eos"]
+    one = tokenized(src, tmp_path / "one.arrow", tokenizer, "--workers", "1", *pack)
+    stats = one["stats"]
+    assert stats["read"] == 400 and stats["errors"] == broken > 0 and stats["examples"] > 150
+    if "--pack" in pack:
+        assert stats["packed_documents"] == stats["kept"] and stats["pack_last_block_tokens"] > 0
+    else:
+        assert stats["truncated_input"] > 0   # counted in the workers, summed in the main process
+        assert sum(stats["dropped"].values()) > 0   # answers longer than 384 tokens
+    assert tokenized(src, tmp_path / "two.arrow", tokenizer, "--workers", "2", *pack) == one
+    assert tokenized(src, tmp_path / "old.arrow", tokenizer, "--num-proc", "2", *pack) == one
+
+
+def test_tokenize_rows_are_the_library_encoding(tmp_path, tokenizers_dir):
+    # The payload a worker sends back decodes to the very ids and labels encode_records gives.
+    import pyarrow as pa
+
+    from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer
+
+    src, _ = tokenize_sample(tmp_path / "in.jsonl", 120, seed=7)
+    tokenized(src, tmp_path / "out.arrow", tokenizers_dir["no_bos"], "--workers", "2")
+    table = pa.ipc.open_stream(pa.memory_map(str(tmp_path / "out.arrow"))).read_all()
+    records = [item.record for item in read_records(src) if item.error is None]
+    expected = list(encode_records(records, load_tokenizer(tokenizers_dir["no_bos"]), TokenizeConfig(max_length=384)))
+    assert table.column("input_ids").to_pylist() == [e["input_ids"] for e in expected]
+    assert table.column("labels").to_pylist() == [e["labels"] for e in expected]
+
+
+def test_tokenize_loads_the_tokenizer_once_per_process(tmp_path, tokenizers_dir, monkeypatch):
+    import prep.tokenize.work as tokenize_work
+
+    loads = []
+    real = tokenize_work.load_tokenizer
+    monkeypatch.setattr(tokenize_work, "load_tokenizer", lambda *a: loads.append(a) or real(*a))
+    monkeypatch.setattr(tokenize_work, "_loaded", {})
+    src, _ = tokenize_sample(tmp_path / "in.jsonl", 200, seed=8)
+    tokenized(src, tmp_path / "out.arrow", tokenizers_dir["bos_eos"], "--workers", "1")   # 13 batches
+    assert len(loads) == 1
+
+
+def test_extract_jsonl_on_three_workers_matches_one_process(tmp_path, monkeypatch):
+    src, broken = sample(tmp_path / "in.jsonl", 400, seed=9)
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 16)
+    runs = []
+    for workers in ("1", "3"):
+        out = tmp_path / f"extract-{workers}.jsonl"
+        assert main(["prep", "extract", "jsonl", "--input", str(src), "--output", str(out), "--quiet",
+                     "--workers", workers]) == 0
+        runs.append(ran(out))
+    stats = runs[0]["stats"]
+    # A number where text belongs is a drop here (the layout says why), not a read error.
+    assert stats["kept"] > 300 and stats["errors"] > 0 and sum(stats["dropped"].values()) > 0
+    assert sum(stats["shapes"].values()) >= stats["kept"] and list(stats["shapes"]) == sorted(stats["shapes"])
+    assert runs[1] == runs[0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
+def test_ray_tokenizes_to_the_same_arrow_file(tmp_path, tokenizers_dir):
+    src, _ = tokenize_sample(tmp_path / "in.jsonl", 400, seed=6)
+    one = tokenized(src, tmp_path / "one.arrow", tokenizers_dir["bos_eos"], "--workers", "1")
+    out = tmp_path / "ray.arrow"
+    argv = ["prep", "tokenize", "--input", str(src), "--output", str(out), "--quiet", "--tokenizer-path",
+            str(tokenizers_dir["bos_eos"]), "--max-length", "384", "--batch-size", "16", "--engine", "ray",
+            "--workers", "2"]
+    script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 100\n"
+              "from train.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ran(out) == one
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_setup_error_in_a_tokenize_worker_is_the_stage_error(tmp_path, tokenizers_dir, cli, workers):
+    # Chats reach a tokenizer without a chat template inside a worker: the main process reports
+    # it as the one-line setup error (status 2), not a traceback, and leaves no output.
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(tokenizers_dir["bos_eos"], plain)
+    (plain / "chat_template.jinja").unlink()
+    src, _ = tokenize_sample(tmp_path / "in.jsonl", 100, seed=10)
+    out = tmp_path / "out" / "chat.arrow"
+    code, _, err = cli("prep", "tokenize", "--input", src, "--output", out, "--tokenizer-path", plain,
+                       "--batch-size", "8", "--workers", workers, "--quiet")
+    assert code == 2 and "need a chat template" in err and "Traceback" not in err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

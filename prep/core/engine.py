@@ -12,6 +12,11 @@ stay there), sends batches of good records out and applies the verdicts in input
 that the output, the rejects and the stats are the same, byte for byte, whichever engine ran
 them and with how many workers. A stage with a global step (dedup, cluster, split) can run its
 per-record part (hashing, embedding) through this and keep the global step in the main process.
+
+A stage whose output is not the kept records as JSON lines (tokenize writes Arrow) has its judge
+return its own payload in place of a kept record and gives ``run_work`` a ``write`` that takes
+each kept line (the payload as JSON) in input order; a stage whose output names the input line
+(extract jsonl) asks for ``with_where`` and gets ``(file:line, record)`` pairs.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import os
 import signal
 from collections import Counter, deque
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from prep.core.errors import StageError
 from prep.core.records import Read
@@ -59,15 +64,17 @@ def add_counts(into: dict, counts: dict) -> None:
             into[key] = into.get(key, 0) + value
 
 
-def batches(reads: Iterable[Read], size: int = BATCH_RECORDS) -> Iterator[tuple[list[Read], list[dict]]]:
-    """The reads in runs holding ``size`` good records, with the broken items among them."""
+def batches(reads: Iterable[Read], size: int = BATCH_RECORDS, check_types: bool = True,
+            with_where: bool = False) -> Iterator[tuple[list[Read], list]]:
+    """The reads in runs holding ``size`` good records, with the broken items among them;
+    ``with_where``: each good record as ``(file:line, record)``."""
     chunk: list[Read] = []
-    good: list[dict] = []
+    good: list = []
     for item in reads:
         chunk.append(item)
         # Stage.good_reads' own test: only what it yields is judged.
-        if item.error is None and type_problem(item.record) is None:
-            good.append(item.record)
+        if item.error is None and not (check_types and type_problem(item.record) is not None):
+            good.append((item.where, item.record) if with_where else item.record)
         if len(good) == size or len(chunk) >= 4 * size:   # 4x: a long run of broken lines
             yield chunk, good
             chunk, good = [], []
@@ -131,9 +138,18 @@ def local_engine(work: Work, workers: int):
         yield lambda batched: _in_order(pool, batched, AHEAD * workers)
 
 
-def run_work(stage, reads: Iterable[Read], work: Work, args, desc: str | None = None) -> None:
+def run_work(stage, reads: Iterable[Read], work: Work, args, desc: str | None = None, *,
+             size: int | None = None, check_types: bool = True, with_where: bool = False,
+             write: Callable[[str], None] | None = None) -> None:
     """Judge every good record of ``reads`` with ``work`` where ``args`` say (--engine, --workers,
-    --ray-address), and keep or drop each in input order."""
+    --ray-address), and keep or drop each in input order.
+
+    ``size``: good records per batch (None: BATCH_RECORDS as it is now); ``check_types``: as
+    ``Stage.good_reads``; ``with_where``: the judge gets ``(file:line, record)`` pairs (a stage
+    whose output names the line); ``write``: takes each kept line in place of the output file
+    (a stage that writes another format: the judge's kept "record" is then that stage's payload,
+    which travels as its JSON line, and ``write`` decodes it).
+    """
     # Built here first: a setup error stops the stage before a worker starts; forked workers
     # inherit the judge.
     judge_batch(work, [])
@@ -148,10 +164,12 @@ def run_work(stage, reads: Iterable[Read], work: Work, args, desc: str | None = 
     else:
         engine = local_engine(work, worker_count(args))
     with engine as judged:
-        _apply(stage, judged(batches(reads, BATCH_RECORDS)), desc)
+        _apply(stage, judged(batches(reads, size or BATCH_RECORDS, check_types, with_where)), desc,
+               check_types, write)
 
 
-def _apply(stage, judged: Iterator[tuple], desc: str | None) -> None:
+def _apply(stage, judged: Iterator[tuple], desc: str | None, check_types: bool = True,
+           write: Callable[[str], None] | None = None) -> None:
     verdicts: deque = deque()
 
     def fed() -> Iterator[Read]:
@@ -163,14 +181,15 @@ def _apply(stage, judged: Iterator[tuple], desc: str | None) -> None:
             add_counts(stage.extra, counts)
             yield from reads
 
-    for item in stage.good_reads(fed(), desc):
+    write = write or stage.handle().write
+    for item in stage.good_reads(fed(), desc, check_types):
         if not verdicts:
             raise RuntimeError(f"{stage.name}: no verdict for {item.where} (the engine and "
                                "Stage.good_reads disagree on what is a good record)")
         reason, detail, line = verdicts.popleft()
         if reason is None:
             stage.keep(None)            # counted here, written as the worker wrote it
-            stage.handle().write(line)
+            write(line)
         else:
             stage.drop(json.loads(line), reason, detail, where=item.where)
     if verdicts:

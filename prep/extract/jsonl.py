@@ -18,7 +18,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from prep.core.flags import add_common
+from prep.core.engine import run_work
+from prep.core.flags import add_common, add_engine
 from prep.core.records import input_files, read_records, set_meta
 from prep.core.shapes import (
     ORDER,
@@ -34,6 +35,7 @@ from prep.core.shapes import (
     used_keys,
 )
 from prep.core.stage import Stage, options_of
+from prep.core.work import Work
 
 FORMATS = ("auto", *ORDER)
 
@@ -47,6 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--map", dest="key_map", type=key_map, default={}, metavar="KEY=SOURCE,...",
                         help="read other keys as ours, e.g. --map output=response,input=context (Dolly) or "
                         "--map input=question,output=best_answer; applied before the layout is chosen")
+    add_engine(parser)
 
 
 def key_map(text: str) -> dict[str, str]:
@@ -66,20 +69,19 @@ def shape_of(record: dict, fmt: str, text_key: str) -> str | tuple[str, str]:
                       "known layouts; name the keys with --map, e.g. --map input=query,output=reply)")
 
 
-def extract(record: dict, where: str, args, stage: Stage, shapes: Counter) -> None:
-    fmt, text_key = args.format, args.text_key
+def extract(record: dict, where: str, settings: dict, shapes: Counter) -> tuple[dict, str | None, str | None]:
+    """``(out, None, None)`` for a record mapped to ours, else ``(record, reason, detail)``."""
+    fmt, text_key = settings["format"], settings["text_key"]
     source = record
-    record = renamed(record, args.key_map)
+    record = renamed(record, settings["key_map"])
     shape = shape_of(record, fmt, text_key)
     if isinstance(shape, tuple):
-        stage.drop(source, *shape, where=where)
-        return
+        return (source, *shape)
     shapes[shape] += 1
     try:
         fields = canonical(record, shape, text_key)
     except Unusable as exc:
-        stage.drop(source, exc.reason, exc.detail, where=where)
-        return
+        return source, exc.reason, exc.detail
     path, _, position = where.rpartition(":")
     used = {*used_keys(shape, text_key), "id", "meta", *fields}  # alpaca's input is in fields
     out = {"id": record["id"] if "id" in record else f"{Path(path).name}:{position}", **fields}
@@ -91,17 +93,26 @@ def extract(record: dict, where: str, args, stage: Stage, shapes: Counter) -> No
         instruction, extra = prompt_parts(record, out["input"])
         if extra:
             set_meta(out, prompt_parts={"instruction": instruction, "input": extra})
-    stage.keep(out)
+    return out, None, None
+
+
+def judge(settings: dict):
+    """The per-record work, in whichever process runs it (prep.core.engine): a batch of
+    ``(file:line, record)`` pairs mapped, with the layouts seen counted."""
+    def run_batch(batch: list[tuple[str, dict]]):
+        shapes: Counter = Counter()
+        return [extract(record, where, settings, shapes) for where, record in batch], {"shapes": shapes}
+    return run_batch
 
 
 def run(args) -> int:
     files = input_files(args.input)
-    shapes: Counter = Counter()
+    work = Work(judge, {"format": args.format, "text_key": args.text_key, "key_map": args.key_map})
     with Stage("extract-jsonl", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
-        for item in stage.good_reads(read_records(args.input, args.max_record_bytes), desc="extract jsonl",
-                                     check_types=False):  # each layout's drop says why
-            extract(item.record, item.where, args, stage, shapes)
-        stage.extra["shapes"] = dict(sorted(shapes.items()))
+        # check_types off: each layout's drop says why a field is not text.
+        run_work(stage, read_records(args.input, args.max_record_bytes), work, args, desc="extract jsonl",
+                 check_types=False, with_where=True)
+        stage.extra["shapes"] = dict(sorted(stage.extra.get("shapes", {}).items()))
     if not args.quiet:
         print(f"extract jsonl: {stage.read_count} records; {stage.kept} kept, {sum(stage.dropped.values())} "
               f"dropped, {stage.errors} errors; shapes {stage.extra['shapes']} -> {args.output}")

@@ -23,7 +23,7 @@ class TokenizeConfig:
     source_max_len: int | None = None  # caps BOS + input (tokens), keeping the end of the input
     target_max_len: int | None = None  # caps output + EOS (tokens), keeping the start of the output
     add_special_tokens: tuple[str, ...] = ()
-    num_proc: int = 1              # worker processes; 1 runs inline
+    num_proc: int = 1              # encode_records' worker processes; 1 runs inline (the stage: --workers)
     batch_size: int = 1000         # records per tokenizer call and per worker task
     prompt_format: str = "auto"    # auto|chat|alpaca|raw|template (prep.tokenize.formats)
     system_prompt: str = "none"    # none|template-default|the system text

@@ -10,20 +10,30 @@ one example each, ending with EOS when it fits and cut at --max-length without o
 does not (it does not end there), or --pack: documents joined with EOS and cut into
 --max-length blocks. Chat records: the chat template, trained on the assistant turns only,
 one EOS per answer. Every truncation and drop is counted in OUT.stats.json.
+
+The encoding runs on prep.core.engine (--workers N local processes, or --engine ray; --num-proc
+is the older spelling of --workers): the workers encode batches of --batch-size records
+(prep/tokenize/work.py), this process packs and writes the rows in input order, so the Arrow
+file, the rejects and the stats are the same bytes for any engine and number of workers.
 """
 from __future__ import annotations
 
+import argparse
+import os
 from collections import Counter
 from pathlib import Path
 
+from prep.core.engine import run_work, worker_count
 from prep.core.errors import StageError
-from prep.core.flags import add_input, add_output, add_quiet
+from prep.core.flags import add_engine, add_input, add_output, add_quiet
 from prep.core.records import input_files, read_records
 from prep.core.stage import Stage, options_of
+from prep.core.work import Work
 from prep.tokenize.arrow_io import ArrowWriter
-from prep.tokenize.encode import TokenizeConfig, encode_records, load_tokenizer, prompt_format
+from prep.tokenize.encode import TokenizeConfig, prompt_format
 from prep.tokenize.formats import FORMATS
-from prep.tokenize.masking import IGNORE, detect_specials
+from prep.tokenize.masking import IGNORE, Packer, detect_specials
+from prep.tokenize.work import EVENTS, check_template, judge, tokenizer_for, unpack
 
 PERCENTILES = (50, 90, 99)
 
@@ -67,12 +77,23 @@ def add_arguments(parser) -> None:
                         help="cap BOS + input at this many tokens (keeping the end of the input)")
     parser.add_argument("--target-max-len", "--target_max_len", dest="target_max_len", type=int, default=None,
                         help="cap output + EOS at this many tokens (keeping the start of the output)")
-    parser.add_argument("--num-proc", "--num_proc", dest="num_proc", type=int, default=1,
-                        help="worker processes over batches; 1 runs in this process, where the Rust tokenizer "
-                        "already spreads each batch over every core; the output is the same for any N")
     parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=1000,
-                        help="records per tokenizer call and per worker task")
+                        help="records per tokenizer call and per batch handed to a worker")
+    add_engine(parser)
+    parser.add_argument("--num-proc", "--num_proc", dest="workers", type=_workers, default=None, metavar="N",
+                        help="the older spelling of --workers")
     add_quiet(parser)
+
+
+def _workers(text: str) -> int:
+    """--num-proc as --workers reads it: 0 (every usable core) or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: give 0 (every usable core) or more")
+    return value
 
 
 class ExampleStats:
@@ -136,43 +157,89 @@ def _counts(counters: Counter) -> dict:
     return out
 
 
-def run(args) -> int:
-    config = TokenizeConfig(
+class Rows:
+    """The main process's side: kept payloads decoded, documents packed, rows written in order."""
+
+    def __init__(self, writer: ArrowWriter, max_length: int, pack: bool):
+        self.writer = writer
+        self.stats = ExampleStats()
+        self.packer = Packer(max_length) if pack else None
+        self.events: Counter = Counter()
+
+    def _add(self, ids: list[int], labels: list[int]) -> None:
+        self.writer.add(self.stats.add({"input_ids": ids, "labels": labels}))
+
+    def write(self, line: str) -> None:
+        kind, ids, labels = unpack(line)
+        if kind != "doc":
+            self._add(ids, labels)
+            return
+        self.events["packed_documents"] += 1
+        for block in self.packer.add(ids):
+            self.events["pack_blocks"] += 1
+            self._add(block, list(block))
+
+    def close(self) -> None:
+        for block in self.packer.finish() if self.packer else ():
+            self.events["pack_blocks"] += 1
+            self.events["pack_last_block_tokens"] = len(block)
+            self._add(block, list(block))
+        self.writer.close()
+
+
+def _config(args) -> TokenizeConfig:
+    return TokenizeConfig(
         max_length=args.max_length, train_on_source=args.train_on_source, mode=args.mode, pack=args.pack,
         source_max_len=args.source_max_len, target_max_len=args.target_max_len,
         add_special_tokens=tuple(t.strip() for t in args.add_special_tokens.split(",") if t.strip()),
-        num_proc=args.num_proc, batch_size=args.batch_size, prompt_format=args.prompt_format,
+        batch_size=args.batch_size, prompt_format=args.prompt_format,
         system_prompt=args.system_prompt, template=read_template(args.template_file),
         allow_special_tokens=args.allow_special_tokens)
-    tokenizer = load_tokenizer(args.tokenizer_path, config.add_special_tokens)
+
+
+def _extra(rows: Rows, worker_events: dict, config: TokenizeConfig, fmt, specials, tokenizer, path) -> dict:
+    """The stage's own stats: what was written, the events of workers and packing, the settings."""
+    counters = Counter(rows.events)
+    counters.update(worker_events)
+    return {**rows.stats.summary(), **_counts(counters), "pack_last_block_tokens":
+            counters.get("pack_last_block_tokens", 0) if config.pack else None,
+            **fmt.describe(),
+            "tokenizer": {"path": str(path), "bos_id": specials.bos_id, "eos_id": specials.eos_id,
+                          "pad_id": specials.pad_id, "adds_bos": bool(specials.prefix),
+                          "vocab_size": len(tokenizer)}}
+
+
+def run(args) -> int:
+    config = _config(args)
+    # Loaded once in this process: the judge built here (run_work builds it before any worker
+    # starts) takes the same one, and forked workers inherit it.
+    tokenizer = tokenizer_for(args.tokenizer_path, config.add_special_tokens)
     fmt = prompt_format(tokenizer, config)
     specials = detect_specials(tokenizer)
-    counters: Counter = Counter()
-    where: dict[int, str] = {}  # id(record) -> "file:line", while the record is in flight
+    one_thread = args.engine == "ray" or worker_count(args) != 1
+    work = Work(judge, {"path": str(args.tokenizer_path), "added": config.add_special_tokens, "config": config,
+                        "one_thread": one_thread})
+    threads = os.environ.get("TOKENIZERS_PARALLELISM")
+    try:
+        with Stage("tokenize", {"output": Path(args.output)}, options_of(args), input_files(args.input),
+                   args.quiet, binary_outputs=["output"]) as stage:
+            rows = Rows(ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials, fmt)),
+                        config.max_length, config.pack)
 
-    def remember(reads):
-        for item in reads:
-            if item.record is not None:
-                where[id(item.record)] = item.where
-            yield item
-
-    with Stage("tokenize", {"output": Path(args.output)}, options_of(args), input_files(args.input),
-               args.quiet, binary_outputs=["output"]) as stage:
-        examples = encode_records(
-            stage.records(remember(read_records(args.input, args.max_record_bytes))), tokenizer, config, counters,
-            on_drop=lambda r, reason, detail: stage.drop(r, reason, detail, where.pop(id(r), None)),
-            on_keep=lambda r: (where.pop(id(r), None), stage.keep(None)))
-        stats = ExampleStats()
-        writer = ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials, fmt))
-        for example in examples:
-            writer.add(stats.add(example))
-        writer.close()
-        stage.extra = {**stats.summary(), **_counts(counters), "pack_last_block_tokens":
-                       counters.get("pack_last_block_tokens", 0) if config.pack else None,
-                       **fmt.describe(),
-                       "tokenizer": {"path": str(args.tokenizer_path), "bos_id": specials.bos_id,
-                                     "eos_id": specials.eos_id, "pad_id": specials.pad_id,
-                                     "adds_bos": bool(specials.prefix), "vocab_size": len(tokenizer)}}
+            def write(line: str) -> None:
+                check_template(stage.extra, tokenizer)
+                rows.write(line)
+            run_work(stage, read_records(args.input, args.max_record_bytes), work, args, size=config.batch_size,
+                     write=write)
+            check_template(stage.extra, tokenizer)
+            rows.close()
+            stage.extra = _extra(rows, stage.extra.pop(EVENTS, {}), config, fmt, specials, tokenizer,
+                                 args.tokenizer_path)
+    finally:   # the judge built here keeps the tokenizer to one thread where several processes run
+        if threads is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = threads
     if not args.quiet:
         extra = stage.extra
         print(f"tokenize: {stage.kept} of {stage.read_count} records -> {extra['examples']} examples, "
