@@ -11,7 +11,7 @@ import dataclasses
 import re
 import types as pytypes
 import typing
-from argparse import ArgumentTypeError
+from argparse import SUPPRESS, ArgumentTypeError
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -102,6 +102,10 @@ class LoraArguments:
     lora_target_modules: str | None = option(
         None, "comma-separated module names to adapt (q_proj,v_proj,...; embed_tokens and lm_head "
         "work too), or all-linear; default: PEFT's choice for the architecture")
+    use_dora: bool = option(False, "DoRA (PEFT's use_dora): split each adapted weight into a direction, which "
+                            "LoRA updates, and a trained magnitude per output feature; slower steps")
+    use_rslora: bool = option(False, "rank-stabilized LoRA (PEFT's use_rslora): scale the update by "
+                              "alpha / sqrt(r) instead of alpha / r")
     full_finetune: bool = option(False, "qlora.py's switch: train every weight (no adapters; needs --bits 16/32)")
 
 
@@ -175,11 +179,20 @@ def _fix_str_or_bool(parser, types: tuple) -> None:
                 action.type = _str_or_bool(words)
 
 
-def parse(argv: list[str], types: tuple, prog: str):
-    """Parse ``argv`` (old spellings already rewritten) into instances of ``types``."""
+def parser_for(types: tuple, prog: str) -> HfArgumentParser:
+    """The parser of ``types``' flags, plus --config (read before parsing: train/run_config.py)."""
     parser = HfArgumentParser(types, prog=prog, allow_abbrev=False)
     _fix_str_or_bool(parser, types)
-    return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    # SUPPRESS: no attribute unless given, so parsing returns no extra namespace.
+    parser.add_argument("--config", default=SUPPRESS, metavar="YAML",
+                        help="read flags from a YAML file (keys are the flag names); flags on the "
+                        "command line win over the file's")
+    return parser
+
+
+def parse(argv: list[str], types: tuple, prog: str):
+    """Parse ``argv`` (old spellings already rewritten, --config expanded) into instances of ``types``."""
+    return parser_for(types, prog).parse_args_into_dataclasses(args=argv, look_for_args_file=False)
 
 
 def method_of(lora_args: LoraArguments, quant_args: QuantArguments) -> str:

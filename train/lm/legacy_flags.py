@@ -56,6 +56,10 @@ DROPPED = {
     "push_to_hub_organization": "use --hub_model_id ORG/NAME",
 }
 
+# Old flags whose meaning changed shape (rewritten by _special; --config files accept them too).
+SPECIAL = ("adafactor", "include_inputs_for_metrics", "logging_dir", "fsdp_transformer_layer_cls_to_wrap",
+           "fsdp_min_num_params", "warmup_ratio")
+
 # --report_to name -> the module that must be importable for it.
 INTEGRATIONS = {"wandb": "wandb", "tensorboard": "tensorboard", "mlflow": "mlflow", "comet_ml": "comet_ml",
                 "clearml": "clearml", "neptune": "neptune", "trackio": "trackio", "swanlab": "swanlab",

@@ -34,3 +34,19 @@ def default_targets(model_type: str | None) -> list[str]:
         raise StageError(f"PEFT has no default LoRA targets for model_type {model_type!r}: pass "
                          "--lora_target_modules (all-linear, or names from `tunesmith models list-modules`)")
     return [name.rsplit(".", 1)[-1] for name in names]
+
+
+def scaling(alpha: float, rank: int, rslora: bool = False) -> float:
+    """What PEFT multiplies the update B @ A by: alpha / r, or alpha / sqrt(r) with rsLoRA
+    (Kalajdzievski 2023: keeps the update's size steady as r grows)."""
+    return alpha / (rank ** 0.5 if rslora else rank)
+
+
+def peft_config(lora_args, targets):
+    """PEFT's LoraConfig for the runner's flags (``targets`` as parse_targets returns them)."""
+    # peft pulls in torch: imported here so that the CLI starts without it.
+    from peft import LoraConfig
+
+    return LoraConfig(r=lora_args.lora_rank, lora_alpha=lora_args.lora_alpha, lora_dropout=lora_args.lora_dropout,
+                      target_modules=targets, bias="none", task_type="CAUSAL_LM",
+                      use_dora=lora_args.use_dora, use_rslora=lora_args.use_rslora)

@@ -13,12 +13,12 @@ import time
 from collections import OrderedDict
 
 import torch
-from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+from peft import get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
 from prep.core.errors import StageError
 from prep.tokenize.encode import load_tokenizer as load
-from train.lm.lora import parse_targets
+from train.lm.lora import parse_targets, peft_config
 
 # Module types LoRA can wrap (PEFT's own list is longer; these are what causal LMs hold).
 LORA_TYPES = ("Linear", "Embedding", "Conv1D", "Linear4bit", "Linear8bitLt")
@@ -182,9 +182,7 @@ def apply_lora(model, lora_args, training_args, method: str, grew: bool, sharded
             gradient_checkpointing_kwargs=training_args.activation_checkpointing_kwargs)
     elif checkpointing:
         model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
-    config = LoraConfig(r=lora_args.lora_rank, lora_alpha=lora_args.lora_alpha,
-                        lora_dropout=lora_args.lora_dropout, target_modules=targets, bias="none",
-                        task_type="CAUSAL_LM")
+    config = peft_config(lora_args, targets)
     try:
         model = get_peft_model(model, config)
     except ValueError as exc:

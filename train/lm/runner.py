@@ -17,6 +17,7 @@ import transformers
 from transformers import Trainer, TrainerState, TrainingArguments, set_seed
 
 from prep.core.errors import StageError, exit_code
+from train import run_config
 from train.lm import checkpoints
 from train.lm.args import (
     DataArguments,
@@ -72,7 +73,7 @@ def prepare_process(argv: list[str]) -> None:
 def cli_main(argv: list[str] | None, types: tuple, prog: str, check=None, leading=()) -> int:
     """What the entry points run: parse, ``check(parsed)``, train; setup errors as one line, exit 2."""
     def train() -> None:
-        args = sys.argv[1:] if argv is None else list(argv)
+        args = run_config.expand(sys.argv[1:] if argv is None else list(argv), types, prog)
         prepare_process(args)
         parsed = parse_cli(args, types, prog, leading)
         if check is not None:
@@ -205,6 +206,9 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
     started = time.time()
     set_seed(training_args.seed)  # before LoRA's random init: same seed, same adapters
     resume = _resume(training_args, run_args)
+    if is_main_process():
+        flags = run_config.effective(model_args, data_args, lora_args, quant_args, run_args, training_args)
+        run_config.write(training_args.output_dir, flags, sys.argv[1:])
     tokenizer = load_tokenizer(model_args)
     train_ds, eval_ds = load_data(data_args, training_args, tokenizer, special_tokens(model_args))
     _check_eval(training_args, eval_ds)

@@ -41,7 +41,9 @@ activations, bytes per token (one token = one of s*b, s sequence length, b batch
                             casts each target's input for its fp32 adapter and autocast keeps a
                             c-byte copy of it (the frozen base layer keeps none), plus the
                             rank-wide adapter middle; --lora-dropout > 0: + in bytes per target
-                            (the 1-byte mask CUDA keeps)
+                            (the 1-byte mask CUDA keeps); --use-dora: + (o + c) * out per target,
+                            the base output and the adapter output its magnitude's gradient needs
+                            (DoRA on embed_tokens/lm_head: only the parameters are counted)
   The Llama shape (i = 4h, K = H/4) gives about 57 bytes*h a token for LoRA on all linear layers,
   81 for QLoRA, 55 for a full run (these scale with i/h). Outside the layers: the final norm's fp32 input 4h (+ c*h,
   the head's input, in a full run).
@@ -105,6 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lora-dropout", "--lora_dropout", dest="lora_dropout", type=float,
                         default=lora.DROPOUT, help="LoRA dropout (the default is train.hf_trainer's; "
                         "train.qlora's is 0); above 0 each target keeps a 1-byte mask of its input")
+    parser.add_argument("--use-dora", "--use_dora", dest="use_dora", action="store_true",
+                        help="DoRA: + one trained magnitude per output feature of each adapted layer")
+    parser.add_argument("--use-rslora", "--use_rslora", dest="use_rslora", action="store_true",
+                        help="rank-stabilized LoRA: only the scaling changes (alpha / sqrt(r)), not the memory")
     parser.add_argument("--optimizer", "--optim", dest="optimizer", type=optimizer_name, default="adamw",
                         help=f"one of {', '.join(OPTIMIZER_STATE_BYTES)} (HF spellings accepted)")
     parser.add_argument("--precision", choices=tuple(PRECISION_BYTES), default="bf16",
@@ -121,18 +127,21 @@ def widths(method: str, w: int) -> dict:
     return {"c": w, "o": fp32_stream, "r": fp32_stream}
 
 
-def linear_input_bytes(s, method: str, targets: str, rank: int, dropout: float, c: int) -> float:
+def linear_input_bytes(s, method: str, targets: str, rank: int, dropout: float, c: int, dora: bool = False,
+                       o: int = 2) -> float:
     """Per token and layer: what the block linears keep of their inputs for backward."""
     linears = block_linears(s)
     if method == "full":
         return c * sum(n_in for name, n_in, _, _ in linears if name not in SHARES_INPUT)
     wanted = target_names(s, targets)
     mask = 1 if dropout > 0 else 0
-    return sum(c * (n_in + rank) + mask * n_in for name, n_in, _, _ in linears if name in wanted)
+    extra = (o + c) if dora else 0  # DoRA: the base output (o) and the adapter output (c), per out feature
+    return sum(c * (n_in + rank) + mask * n_in + extra * n_out for name, n_in, n_out, _ in linears
+               if name in wanted)
 
 
 def layer_bytes(s, method: str, seq: int, targets: str, rank: int, dropout: float, scores: bool,
-                w: int) -> float:
+                w: int, dora: bool = False) -> float:
     """Bytes one layer keeps for backward per token (see the module docstring)."""
     x = widths(method, w)
     c, o, h, i = x["c"], x["o"], s.hidden, s.intermediate
@@ -141,16 +150,16 @@ def layer_bytes(s, method: str, seq: int, targets: str, rank: int, dropout: floa
     mlp = 3 * o * i if s.layout == "decoder" else o * i
     q, k = s.heads * s.head_dim, s.kv_heads * s.head_dim
     attention = c * (2 * q + 2 * k) + 4 * s.heads + ((4 + c) * s.heads * seq if scores else 0)
-    return norms + mlp + attention + linear_input_bytes(s, method, targets, rank, dropout, c)
+    return norms + mlp + attention + linear_input_bytes(s, method, targets, rank, dropout, c, dora, o)
 
 
 def activation_bytes(s, method: str, seq: int, batch: int, checkpointing: bool, targets: str | None = None,
                      rank: int = lora.RANK, dropout: float = lora.DROPOUT, scores: bool = False,
-                     w: int = 2) -> float:
+                     w: int = 2, dora: bool = False) -> float:
     """All layers' saved tensors at the loss backward; with checkpointing, the layer inputs."""
     tokens, h, x = seq * batch, s.hidden, widths(method, w)
     outside = (4 * h if not s.layer_norm else x["r"] * h) + (x["c"] * h if method == "full" else 0)
-    per_layer = layer_bytes(s, method, seq, targets, rank, dropout, scores, w)
+    per_layer = layer_bytes(s, method, seq, targets, rank, dropout, scores, w, dora)
     if not checkpointing:
         return tokens * (s.layers * per_layer + outside)
     recomputed = max(0.0, per_layer - LOGITS_BYTES * s.vocab)  # only by what it exceeds the loss peak
@@ -160,7 +169,7 @@ def activation_bytes(s, method: str, seq: int, batch: int, checkpointing: bool, 
 def estimate(config: dict, method: str, seq_len: int, batch_size: int, checkpointing: bool = False,
              lora_rank: int = lora.RANK, lora_targets: str | None = None, optimizer: str = "adamw",
              precision: str = "bf16", attention: str = "sdpa", cuda_context_gib: float = 0.75,
-             lora_dropout: float = lora.DROPOUT) -> dict:
+             lora_dropout: float = lora.DROPOUT, use_dora: bool = False, use_rslora: bool = False) -> dict:
     """Bytes per part and the counts behind them."""
     if seq_len <= 0 or batch_size <= 0 or lora_rank <= 0:
         raise StageError("--seq-len, --batch-size and --lora-rank must be positive")
@@ -176,7 +185,7 @@ def estimate(config: dict, method: str, seq_len: int, batch_size: int, checkpoin
         master = 4 if w == 2 else 0
         weights, grads, opt = total * w, total * w, total * (state + master)
     else:
-        trainable = lora_params(s, lora_targets, lora_rank)
+        trainable = lora_params(s, lora_targets, lora_rank, use_dora)
         # QLoRA: what is not quantized is fp32, and autocast keeps a w-byte copy of the LM head
         base = total * w if method == "lora" else n["block_linear"] * NF4_DOUBLE_QUANT_BYTES + \
             (total - n["block_linear"]) * 4 + s.vocab * s.hidden * w
@@ -185,7 +194,7 @@ def estimate(config: dict, method: str, seq_len: int, batch_size: int, checkpoin
     parts = {
         "weights": weights, "gradients": grads, "optimizer states": opt,
         "activations": activation_bytes(s, method, seq_len, batch_size, checkpointing, lora_targets,
-                                        lora_rank, lora_dropout, ATTENTION_SCORES[attention], w),
+                                        lora_rank, lora_dropout, ATTENTION_SCORES[attention], w, use_dora),
         "logits": seq_len * batch_size * s.vocab * LOGITS_BYTES,
         "CUDA context": cuda_context_gib * GIB,
     }
@@ -196,6 +205,8 @@ def estimate(config: dict, method: str, seq_len: int, batch_size: int, checkpoin
         "options": {"seq_len": seq_len, "batch_size": batch_size, "gradient_checkpointing": checkpointing,
                     "lora_rank": lora_rank if method != "full" else None,
                     "lora_dropout": lora_dropout if method != "full" else None,
+                    "use_dora": use_dora if method != "full" else None,
+                    "use_rslora": use_rslora if method != "full" else None,
                     "lora_targets": (lora_targets or f"PEFT default ({','.join(sorted(target_names(s, None)))})")
                     if method != "full" else None,
                     "optimizer": optimizer, "precision": precision, "attention": attention},
@@ -213,7 +224,8 @@ def table(result: dict, model: str) -> str:
         f"{shape['heads']} heads / {shape['kv_heads']} kv, intermediate {shape['intermediate']}, vocab "
         f"{shape['vocab']}, {'tied' if shape['tied'] else 'untied'} embeddings)",
         f"params      {result['params']:,} total, {result['trainable']:,} trainable ({result['method']}"
-        + (f", rank {opts['lora_rank']} on {opts['lora_targets']})" if opts["lora_rank"] else ")"),
+        + (f", rank {opts['lora_rank']} on {opts['lora_targets']}" + ", DoRA" * bool(opts["use_dora"])
+           + ", rsLoRA" * bool(opts["use_rslora"]) + ")" if opts["lora_rank"] else ")"),
         f"run         seq {opts['seq_len']} x batch {opts['batch_size']}, {opts['precision']}, "
         f"{opts['optimizer']}, {opts['attention']} attention, gradient checkpointing "
         f"{'on' if opts['gradient_checkpointing'] else 'off'}",
@@ -230,6 +242,6 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.model)
     result = estimate(config, args.method, args.seq_len, args.batch_size, args.checkpointing,
                       args.lora_rank, args.lora_targets, args.optimizer, args.precision, args.attention,
-                      args.cuda_context_gib, args.lora_dropout)
+                      args.cuda_context_gib, args.lora_dropout, args.use_dora, args.use_rslora)
     print(json.dumps(result, indent=1) if args.json else table(result, args.model))
     return 0

@@ -180,14 +180,19 @@ def lora_targets(s: Shape, targets: str | None) -> set[str]:
     return wanted
 
 
-def lora_params(s: Shape, targets: str | None, rank: int) -> int:
+def lora_params(s: Shape, targets: str | None, rank: int, dora: bool = False) -> int:
     """Trainable LoRA parameters for a comma list of leaf names, or all-linear (every block linear).
 
     A LoRA pair on a linear layer of in x out features adds rank * (in + out) parameters; on the
-    embedding (V x h) it adds rank * (V + h), and likewise on the LM head.
+    embedding (V x h) it adds rank * (V + h), and likewise on the LM head. DoRA adds a magnitude
+    vector of one parameter per output feature: out on a linear layer, V on the LM head, h on
+    the embedding (PEFT's DoraEmbeddingLayer keeps one per embedding dimension).
     """
     wanted = lora_targets(s, targets)
-    per_layer = sum(rank * (n_in + n_out) for n, n_in, n_out, _ in block_linears(s) if n in wanted)
+    per_layer = sum(rank * (n_in + n_out) + (n_out if dora else 0)
+                    for n, n_in, n_out, _ in block_linears(s) if n in wanted)
     trainable = s.layers * per_layer
     trainable += rank * (s.vocab + s.hidden) * sum(n in wanted for n in (EMBED_NAME[s.layout], HEAD_NAME))
+    if dora:
+        trainable += s.hidden * (EMBED_NAME[s.layout] in wanted) + s.vocab * (HEAD_NAME in wanted)
     return trainable
