@@ -79,8 +79,21 @@ def cli_main(argv: list[str] | None, types: tuple, prog: str, check=None, leadin
         if check is not None:
             check(parsed)
         run_parsed(parsed)
+        close_process_group()
 
     return exit_code(train)
+
+
+def close_process_group() -> None:
+    """Ends a launched run's process group once every rank has finished.
+
+    Left to interpreter shutdown, gloo's threads can be torn down out of order and abort one
+    rank after the last save (SIGABRT, "terminate called without an active exception"), which
+    fails a run that trained and saved correctly.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def settle(model_args, data_args, quant_args, training_args) -> None:
