@@ -50,7 +50,7 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 # C0/C1 controls except tab and newline.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
-_INLINE_CODE = re.compile(r"(`+)[^`\n]*?\1")
+INLINE_CODE = re.compile(r"(`+)[^`\n]*?\1")
 # An inline code span (kept as it is) or a run of spaces between words (shrunk to one).
 _SPAN_OR_RUN = re.compile(r"(`+)[^`\n]*?\1|(?<=\S) {2,}(?=\S)")
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
@@ -157,7 +157,7 @@ def prose_of(text: str) -> str:
     kept: list[str] = []
     for is_code, run in groupby(zip(lines, code_flags(lines)), key=lambda pair: pair[1]):
         kept += ["", "[code]", ""] if is_code else [line for line, _ in run]
-    return _INLINE_CODE.sub("CODE", "\n".join(kept))
+    return INLINE_CODE.sub("CODE", "\n".join(kept))
 
 
 def map_text(record: dict, change) -> dict:

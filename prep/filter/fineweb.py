@@ -6,7 +6,7 @@ Common Crawl pages. All judge a web page's shape, so they apply to text records 
 from __future__ import annotations
 
 from prep.filter.rule import Param, Rule
-from prep.filter.text import Measured, duplicated
+from prep.filter.text import Measured
 
 # Ends of sentences in the scripts the language filter knows, plus closing quotes and brackets
 # that follow one ('He said "yes."').
@@ -26,7 +26,7 @@ def short_lines(m: Measured, s) -> str | None:
 
 
 def dup_line_chars(m: Measured, s) -> str | None:
-    share = duplicated(m.lines)[1] / m.chars if m.chars else 0.0
+    share = m.repeated_lines[1] / m.chars if m.chars else 0.0
     return (f"{share:.2f} of characters in repeated lines >= {s.max_fineweb_dup_char_share}"
             if share >= s.max_fineweb_dup_char_share else None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from prep.filter.rule import Param, Rule
-from prep.filter.text import Measured, duplicated, duplicated_ngram_share, top_ngram_share
+from prep.filter.text import Measured, duplicated_ngram_share, top_ngram_share
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 BULLETS = ("-", "*", "•", "‣", "●", "◦", "▪", "–", "·")
@@ -69,26 +69,26 @@ def stop_words(m: Measured, s) -> str | None:
 
 
 def dup_lines(m: Measured, s) -> str | None:
-    count, _ = duplicated(m.lines)
+    count, _ = m.repeated_lines
     share = count / len(m.lines) if m.lines else 0.0
     return f"{share:.2f} of lines repeat > {s.max_dup_line_share}" if share > s.max_dup_line_share else None
 
 
 def dup_paragraphs(m: Measured, s) -> str | None:
-    count, _ = duplicated(m.paragraphs)
+    count, _ = m.repeated_paragraphs
     share = count / len(m.paragraphs) if m.paragraphs else 0.0
     return (f"{share:.2f} of paragraphs repeat > {s.max_dup_paragraph_share}"
             if share > s.max_dup_paragraph_share else None)
 
 
 def dup_line_chars(m: Measured, s) -> str | None:
-    share = duplicated(m.lines)[1] / m.chars if m.chars else 0.0
+    share = m.repeated_lines[1] / m.chars if m.chars else 0.0
     return (f"{share:.2f} of characters in repeated lines > {s.max_dup_line_char_share}"
             if share > s.max_dup_line_char_share else None)
 
 
 def dup_paragraph_chars(m: Measured, s) -> str | None:
-    share = duplicated(m.paragraphs)[1] / m.chars if m.chars else 0.0
+    share = m.repeated_paragraphs[1] / m.chars if m.chars else 0.0
     return (f"{share:.2f} of characters in repeated paragraphs > {s.max_dup_paragraph_char_share}"
             if share > s.max_dup_paragraph_char_share else None)
 

@@ -12,11 +12,8 @@ import re
 from collections import Counter
 from functools import cached_property
 
-from prep.clean import code_flags
+from prep.clean import INLINE_CODE, code_flags
 
-# `inline code`: measured as one short word, so that a long identifier said twice in an
-# explanation does not read as repeated prose.
-_INLINE_CODE = re.compile(r"(`+)[^`\n]*?\1")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 # A record is code, not prose, when at least this share of its non-blank lines are code or table.
@@ -44,7 +41,9 @@ class Measured:
                 prose.append(line)
         self.all_lines = filled
         self.code_lines = other
-        self.text = _INLINE_CODE.sub("CODE", "\n".join(prose).strip("\n"))
+        # `inline code` is measured as one short word, so that a long identifier said twice in
+        # an explanation does not read as repeated prose.
+        self.text = INLINE_CODE.sub("CODE", "\n".join(prose).strip("\n"))
 
     @property
     def is_code(self) -> bool:
@@ -76,6 +75,15 @@ class Measured:
     @cached_property
     def word_chars(self) -> int:
         return sum(map(len, self.words))
+
+    @cached_property
+    def repeated_lines(self) -> tuple[int, int]:
+        """``duplicated(lines)``: three rules read it, counted once."""
+        return duplicated(self.lines)
+
+    @cached_property
+    def repeated_paragraphs(self) -> tuple[int, int]:
+        return duplicated(self.paragraphs)
 
 
 def duplicated(items: list[str]) -> tuple[int, int]:
