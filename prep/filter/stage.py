@@ -63,6 +63,16 @@ def new_counts() -> dict:
             "pii_found": Counter()}
 
 
+def wanted_languages(spec: str | None) -> set[str]:
+    """--lang as a set of lower-case codes; what is not a language code is a usage error."""
+    codes = [code.strip() for code in (spec or "").split(",") if code.strip()]
+    odd = [code for code in codes if not re.fullmatch(r"[A-Za-z]{2,3}", code)]
+    if odd:
+        raise StageError(f"--lang {spec}: {', '.join(odd)} is not a language code; use ISO 639-1 "
+                         "codes such as en, de, fr (comma-separated)")
+    return {code.lower() for code in codes}
+
+
 class Judge:
     """The language and rule checks with their counters (``counts``, the stats' "filter")."""
 
@@ -70,20 +80,28 @@ class Judge:
         self.args = args
         self.rules = chosen_rules(args.rules, args.skip_rules)
         self.answers = response_settings(args, self.rules)
-        self.wanted = {code.strip().lower() for code in (args.lang or "").split(",") if code.strip()}
+        self.wanted = wanted_languages(args.lang)
         self.counts = new_counts()["filter"]
         if self.wanted:
             self.threshold = language.DEFAULT_THRESHOLD if args.lang_threshold is None else args.lang_threshold
 
+    def _guess(self, prose: str) -> tuple[str, float] | None:
+        """(language, confidence) of ``prose``, or None when it is too short to tell."""
+        if sum(c.isalpha() for c in prose) < MIN_LANGUAGE_LETTERS:
+            return None
+        return language.identify(prose)
+
+    def _other(self, code: str, confidence: float) -> bool:
+        return language.is_other_language(code, confidence, self.wanted, self.threshold)
+
     def language(self, measured: Measured) -> tuple[str | None, bool | None]:
         """(drop detail or None, whether the text is English as far as the rules need to know)."""
-        if not self.wanted:
+        guess = self._guess(measured.text) if self.wanted else None
+        if guess is None:
             return None, None
-        if sum(c.isalpha() for c in measured.text) < MIN_LANGUAGE_LETTERS:
-            return None, None
-        code, confidence = language.identify(measured.text)
+        code, confidence = guess
         self.counts["languages"][code] += 1
-        if language.is_other_language(code, confidence, self.wanted, self.threshold):
+        if self._other(code, confidence):
             return f"{code} ({confidence:.2f} sure), wanted {','.join(sorted(self.wanted))}", False
         if confidence < self.threshold:
             self.counts["language_unsure"] += 1
@@ -93,11 +111,8 @@ class Judge:
     def prompt_is_wanted(self, record: dict) -> bool:
         """An answer in another language to a prompt in a wanted one is a task (translate this),
         not noise: such records are kept and counted."""
-        prompt = Measured(request_text(record))
-        if sum(c.isalpha() for c in prompt.text) < MIN_LANGUAGE_LETTERS:
-            return False
-        code, confidence = language.identify(prompt.text)
-        if language.is_other_language(code, confidence, self.wanted, self.threshold) or confidence < self.threshold:
+        guess = self._guess(Measured(request_text(record)).text)
+        if guess is None or self._other(*guess) or guess[1] < self.threshold:
             return False
         self.counts["answer_in_other_language"] += 1
         return True
@@ -175,11 +190,7 @@ def judge(settings: argparse.Namespace):
 
 
 def run(args) -> int:
-    codes = [code.strip() for code in (args.lang or "").split(",") if code.strip()]
-    odd = [code for code in codes if not re.fullmatch(r"[A-Za-z]{2,3}", code)]
-    if odd:
-        raise StageError(f"--lang {args.lang}: {', '.join(odd)} is not a language code; use ISO 639-1 "
-                         "codes such as en, de, fr (comma-separated)")
+    wanted_languages(args.lang)   # a usage error stops here, before anything is written
     if args.lang_threshold is not None and not 0 <= args.lang_threshold <= 1:
         raise StageError(f"--lang-threshold must be between 0 and 1, not {args.lang_threshold}")
     pii.check_ready()   # before anything is written: --pii keep still counts
