@@ -37,6 +37,13 @@ def progress(items: Iterable, quiet: bool = False, **tqdm_args) -> Iterable:
     return tqdm(items, file=sys.stderr, dynamic_ncols=True, **tqdm_args)
 
 
+def not_text(record: dict, check_types: bool = True) -> str | None:
+    """Why ``record`` is an error at read time (a text field holding a number, a list or null),
+    or None. The one test of what ``Stage.good_reads`` yields, which the engines repeat."""
+    problem = type_problem(record) if check_types else None
+    return None if problem is None else f"not text: {problem}"
+
+
 class Stage:
     """Counts and files for one run of one stage.
 
@@ -213,9 +220,9 @@ class Stage:
             if item.error is not None:
                 self.error(item.where, item.error, item.raw)
                 continue
-            problem = type_problem(item.record) if check_types else None
+            problem = not_text(item.record, check_types)
             if problem is not None:
-                self.error(item.where, f"not text: {problem}", record=item.record)
+                self.error(item.where, problem, record=item.record)
             else:
                 yield item
 
