@@ -1,6 +1,6 @@
 """Dedup speed, recall and precision on generated ~1 KB documents with planted near duplicates.
 
-    .venv/bin/python bench/dedup.py [--quick] [--docs N]
+    /work/shared/netns/isolated .venv/bin/python bench/dedup.py [--quick] [--docs N] [--no-ray]
 
 Documents are sentences of random words drawn with Zipf-like frequencies from a generated
 vocabulary. 10% of the documents are copies of others with 0.5-2% of their words substituted,
@@ -8,7 +8,13 @@ inserted or deleted (true 5-word-shingle Jaccard roughly 0.8-0.95), shuffled amo
 A dropped document is a true positive when it was planted in the same group as the record
 kept in its place. The baseline is a plain Python MinHash (sha1 per shingle, then a loop over
 the permutations per shingle, dict buckets, Python-set Jaccard) run on a subset; its docs/s
-is compared with the numpy stage's. Writes bench/results/dedup.{json,md}.
+is compared with the numpy stage's. rensa (a Rust MinHash) runs its own way side by side: 5-word
+shingle strings, RMinHash signatures, RMinHashLSH candidates joined by their estimated Jaccard;
+the stage runs with numpy and with rensa signatures. The whole CLI stage runs in a process of
+its own on local 1 worker, local 2 workers and Ray (Ray only inside a loopback-only network
+namespace), each one's outputs checked equal, with its peak RSS (the process and its workers);
+the dedup state's peak (exact keys, signatures, band keys: no text) is measured with tracemalloc.
+Writes bench/results/dedup.{json,md}.
 """
 from __future__ import annotations
 
@@ -16,13 +22,16 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 from _common import best_of, command, describe, device_info, table, write_results
 
+from prep.core.records import dumps
 from prep.core.stage import sidecar
 from prep.dedup.groups import Settings, group_records
 from prep.dedup.minhash import choose_bands
@@ -151,108 +160,168 @@ def baseline_groups(texts: list[str], threshold: float, num_perm: int, bands: in
     return leader
 
 
-def run_cli(records: list[dict]) -> tuple[float, float, dict]:
-    """The whole stage with its I/O: JSONL in, JSONL + stats + rejects out (its own parser,
-    so the figure does not include importing the other commands)."""
-    from prep.dedup import stage as dedup
+def rensa_groups(texts: list[str], threshold: float, num_perm: int, bands: int) -> list[int]:
+    """rensa's own way: 5-word shingle strings, RMinHash, RMinHashLSH, estimated Jaccard."""
+    from rensa import RMinHash, RMinHashLSH
+    lsh = RMinHashLSH(threshold, num_perm, bands)
+    hashes = []
+    for i, text in enumerate(texts):
+        words = text.lower().replace(".", " ").replace(",", " ").split()
+        minhash = RMinHash(num_perm, 1)
+        minhash.update([" ".join(words[k:k + SHINGLE]) for k in range(len(words) - SHINGLE + 1)])
+        lsh.insert(i, minhash)
+        hashes.append(minhash)
+    leader = list(range(len(texts)))
+    for i, minhash in enumerate(hashes):   # leader: the smallest index joined, as the stage keeps
+        for j in sorted(lsh.query(minhash)):
+            if j < i and minhash.jaccard(hashes[j]) >= threshold:
+                leader[i] = min(leader[i], leader[j])
+                break
+    return leader
+
+
+ENGINES = {"local, 1 worker": ["--workers", "1"], "local, 2 workers": ["--workers", "2"],
+           "ray, 2 CPUs": ["--engine", "ray", "--workers", "2"]}
+
+
+def run_cli(src: Path, out: Path, flags: list[str]) -> dict:
+    """The whole stage in a process of its own: wall seconds, peak RSS of the process and its
+    workers (the largest one; wait4), the outputs' bytes."""
+    argv = [sys.executable, "-m", "train.cli", "prep", "dedup", "--input", str(src), "--output", str(out),
+            "--quiet", *flags]
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    err = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    assert os.waitstatus_to_exitcode(status) == 0, err[-2000:]
+    stats = json.loads(sidecar(out, ".stats.json").read_text())
+    return {"seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "stats": stats,
+            "files": (out.read_bytes(), sidecar(out, ".rejected.jsonl").read_bytes())}
+
+
+def state_bytes(records: list[dict], settings: Settings) -> float:
+    """Peak bytes per record that the main process's dedup state takes (tracemalloc: numpy's
+    arrays are traced): the signed payloads decoded, exact keys, signatures, band keys, pairs."""
+    import tracemalloc
+
+    from prep.dedup.groups import Deduper
+    from prep.dedup.work import decode, signer
+    judge = signer(settings)
+    payloads = [[dumps(p) for p, _, _ in judge(records[i:i + 1024])[0]] for i in range(0, len(records), 1024)]
+    tracemalloc.start()
+    deduper = Deduper(settings)
+    for lines in payloads:
+        deduper.add_signed(*decode(lines, settings))
+    deduper.candidates()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / len(records)
+
+
+def engines(records: list[dict], use_ray: bool) -> dict:
+    rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
+        src = Path(tmp) / "in.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        parser = argparse.ArgumentParser()
-        dedup.add_arguments(parser)
-        args = parser.parse_args(["--input", str(src), "--output", str(out), "--quiet"])
-        seconds, cpu, code = best_of(lambda: dedup.run(args), 1)
-        assert code == 0, f"dedup exited with {code}"
-        return seconds, cpu, json.loads(sidecar(out, ".stats.json").read_text())  # named by the stage
+        for name, flags in ENGINES.items():
+            if name.startswith("ray") and not use_ray:
+                continue
+            rows[name] = run_cli(src, Path(tmp) / f"out{len(rows)}.jsonl", flags)
+    reference = next(iter(rows.values()))["files"]
+    for row in rows.values():
+        row["same_files_as_1_worker"] = row.pop("files") == reference
+    return rows
+
+
+def timed(name: str, fn, n: int, group: list[int], repeat: int) -> dict:
+    seconds, cpu, leader = best_of(fn, repeat)
+    quality = score(list(leader), group)
+    return {"name": name, "seconds": round(seconds, 3), "docs_per_s": round(n / seconds),
+            "docs_per_cpu_s": round(n / cpu), "recall": round(quality["recall"], 4),
+            "precision": round(quality["precision"], 4), "dropped": quality["dropped"]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 documents instead of 20,000")
+    parser.add_argument("--quick", action="store_true", help="5,000 documents instead of 50,000")
     parser.add_argument("--docs", type=int, default=None, help="number of documents (overrides --quick)")
     parser.add_argument("--baseline-docs", type=int, default=None,
                         help="documents the pure-Python baseline runs on (default: 1,000, or 200 with --quick)")
     parser.add_argument("--threshold", type=float, default=0.8, help="Jaccard threshold")
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs of the function; the best counts")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs of each function; the best counts")
+    parser.add_argument("--no-ray", dest="ray", action="store_false", help="leave out the Ray engine's run")
     args = parser.parse_args()
-    n = args.docs or (2000 if args.quick else 20000)
+    n = args.docs or (5000 if args.quick else 50000)
     n_base = args.baseline_docs or (200 if args.quick else 1000)
 
     records, group, copies = generate(n)
-    truths = list(copies.values())
+    texts = [r["text"] for r in records]
     bands, rows = choose_bands(args.threshold, 128)
-    settings = Settings(threshold=args.threshold, bands=bands, rows=rows)
-    seconds, cpu, groups = best_of(lambda: group_records(records, settings), args.repeat)
-    quality = score(groups.leader, group)
-    cli_seconds, cli_cpu, cli_stats = run_cli(records)
-    base_seconds, base_cpu, base_leader = best_of(
-        lambda: baseline_groups([r["text"] for r in records[:n_base]], args.threshold, 128, bands, rows), 1)
-    base_quality = score(base_leader, group[:n_base])
-
-    sizes = [len(r["text"].encode("utf-8")) for r in records]
+    settings = {engine: Settings(threshold=args.threshold, bands=bands, rows=rows, signatures=engine)
+                for engine in ("numpy", "rensa")}
+    sides = [timed(f"stage function, {engine} signatures", lambda s=s: group_records(records, s).leader, n,
+                   group, args.repeat) for engine, s in settings.items()]
+    sides.append(timed("rensa: RMinHash + RMinHashLSH, estimated Jaccard",
+                       lambda: rensa_groups(texts, args.threshold, 128, bands), n, group, args.repeat))
+    base = timed("pure-Python MinHash (subset)", lambda: baseline_groups(texts[:n_base], args.threshold, 128,
+                                                                       bands, rows), n_base, group[:n_base], 1)
+    groups = group_records(records, settings["rensa"])
+    truths = list(copies.values())
     figures = {
-        "documents": n, "mean_bytes": round(float(np.mean(sizes)), 1),
+        "documents": n, "mean_bytes": round(float(np.mean([len(t.encode("utf-8")) for t in texts])), 1),
         "planted_copies": len(truths),
         "true_jaccard_of_copies": {q: round(float(np.quantile(truths, p)), 3) for q, p in
                                    (("min", 0), ("p05", .05), ("median", .5), ("p95", .95), ("max", 1))},
         "threshold": args.threshold, "bands": bands, "rows": rows, "num_perm": 128,
-        "function_seconds": round(seconds, 3), "function_docs_per_s": round(n / seconds),
-        "function_docs_per_cpu_s": round(n / cpu),
-        "cli_seconds": round(cli_seconds, 3), "cli_docs_per_s": round(n / cli_seconds),
-        "cli_docs_per_cpu_s": round(n / cli_cpu),
-        "baseline_docs": n_base, "baseline_seconds": round(base_seconds, 3),
-        "baseline_docs_per_s": round(n_base / base_seconds, 1),
-        "baseline_docs_per_cpu_s": round(n_base / base_cpu, 1),
+        "functions": sides, "baseline": base,
+        "speedup_vs_rensa": {s["name"]: round(s["docs_per_cpu_s"] / sides[2]["docs_per_cpu_s"], 2) for s in sides[:2]},
+        "speedup_vs_baseline": round(sides[1]["docs_per_cpu_s"] / base["docs_per_cpu_s"], 1),
+        "missed_copies_true_jaccard": [round(j, 3) for j in missed(list(groups.leader), group, copies)],
+        "state_bytes_per_record": round(state_bytes(records, settings["rensa"])),
+        "engines": engines(records, args.ray),
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "speedup_function_vs_baseline": round((n / seconds) / (n_base / base_seconds), 1),
-        "speedup_cli_vs_baseline": round((n / cli_seconds) / (n_base / base_seconds), 1),
-        "speedup_function_vs_baseline_cpu": round((n / cpu) / (n_base / base_cpu), 1),
-        **{k: round(v, 4) if isinstance(v, float) else v for k, v in quality.items()},
-        "missed_copies_true_jaccard": [round(j, 3) for j in missed(groups.leader, group, copies)],
-        "baseline_recall_on_subset": round(base_quality["recall"], 4),
-        "baseline_precision_on_subset": round(base_quality["precision"], 4),
-        "stage_stats": {k: cli_stats[k] for k in ("kept", "dropped", "groups", "candidate_pairs",
-                                                  "checked_pairs", "verified_pairs")},
     }
-    report = {"benchmark": "dedup", "command": command("dedup"), "device": device_info("numpy", "xxhash"),
-              "figures": figures}
+    one = figures["engines"]["local, 1 worker"]["seconds"]
+    for row in figures["engines"].values():
+        row["speedup_vs_1_worker"] = round(one / row["seconds"], 2)
+        stats = row.pop("stats")
+        row["kept"], row["pairs"] = stats["kept"], [stats[k] for k in ("candidate_pairs", "checked_pairs",
+                                                                          "verified_pairs")]
+    report = {"benchmark": "dedup", "command": command("dedup"),
+              "device": device_info("numpy", "xxhash", "rensa", "ray"), "figures": figures}
     write_results("dedup", report, markdown(report))
-    print(f"dedup: {n} docs of ~{figures['mean_bytes']:.0f} B: {figures['function_docs_per_s']} docs/s "
-          f"(function; {figures['function_docs_per_cpu_s']} per CPU-s), {figures['cli_docs_per_s']} docs/s "
-          f"(CLI with I/O; {figures['cli_docs_per_cpu_s']} per CPU-s); pure-Python baseline "
-          f"{figures['baseline_docs_per_s']} docs/s on {n_base} docs -> "
-          f"x{figures['speedup_function_vs_baseline']} (function), x{figures['speedup_cli_vs_baseline']} (CLI)")
-    print(f"dedup: recall {quality['recall']:.4f}, precision {quality['precision']:.4f} "
-          f"({quality['true_positives']} of {quality['planted']} planted copies found, "
-          f"{quality['dropped']} dropped)")
+    print(markdown(report))
     return 0
 
 
 def markdown(report: dict) -> str:
     f = report["figures"]
-    jaccard, stats = f["true_jaccard_of_copies"], f["stage_stats"]
-    rows = [("dedup function, docs/s (docs per CPU-second)",
-             f"{f['function_docs_per_s']} ({f['function_docs_per_cpu_s']})"),
-            ("whole CLI stage with I/O, docs/s (docs per CPU-second)",
-             f"{f['cli_docs_per_s']} ({f['cli_docs_per_cpu_s']})"),
-            (f"pure-Python MinHash baseline ({f['baseline_docs']} docs), docs/s (per CPU-second)",
-             f"{f['baseline_docs_per_s']} ({f['baseline_docs_per_cpu_s']})"),
-            ("speed-up, function / baseline (wall; CPU)",
-             f"x{f['speedup_function_vs_baseline']}; x{f['speedup_function_vs_baseline_cpu']}"),
-            ("speed-up, CLI / baseline", f"x{f['speedup_cli_vs_baseline']}"),
-            ("recall on planted copies", f["recall"]), ("precision", f["precision"]),
-            ("true Jaccard of the planted copies missed", f["missed_copies_true_jaccard"] or "none"),
-            ("candidate / checked / joined pairs",
-             f"{stats['candidate_pairs']} / {stats['checked_pairs']} / {stats['verified_pairs']}")]
+    jaccard = f["true_jaccard_of_copies"]
+    speed = [(s["name"], f"{s['docs_per_s']} ({s['docs_per_cpu_s']})", s["recall"], s["precision"])
+             for s in [*f["functions"], f["baseline"]]]
+    runs = [(name, r["seconds"], f"x{r['speedup_vs_1_worker']}", r["peak_rss_mib"], r["kept"],
+             " / ".join(map(str, r["pairs"])), "yes" if r["same_files_as_1_worker"] else "NO")
+            for name, r in f["engines"].items()]
+    ratio = "; ".join(f"{name}: x{value}" for name, value in f["speedup_vs_rensa"].items())
     return "\n".join([
         "# dedup benchmark", "", describe(report["command"], report["device"]), "",
         f"{f['documents']} generated documents of ~{f['mean_bytes']:.0f} bytes, {f['planted_copies']} of them "
-        f"edited copies (true 5-shingle Jaccard {jaccard['min']}-{jaccard['max']}, "
-        f"median {jaccard['median']}); "
+        f"edited copies (true 5-shingle Jaccard {jaccard['min']}-{jaccard['max']}, median {jaccard['median']}); "
         f"threshold {f['threshold']}, {f['num_perm']} permutations, {f['bands']} bands x {f['rows']} rows. "
-        f"1-minute load average at the end of the run: {f['load_average_1min']} (the machine is "
-        "shared; docs per CPU-second is the figure other jobs disturb least).", "",
-        *table(("measure", "value"), rows), ""])
+        f"1-minute load average at the end: {f['load_average_1min']} (a shared machine: docs per CPU-second "
+        "is the figure other jobs disturb least).", "",
+        "## Speed per core, same run", "",
+        *table(("pipeline", "docs/s (per CPU-second)", "recall", "precision"), speed), "",
+        f"Per CPU-second against rensa's own pipeline: {ratio}. Against the pure-Python baseline: "
+        f"x{f['speedup_vs_baseline']}. Planted copies the stage missed (true Jaccard): "
+        f"{f['missed_copies_true_jaccard'] or 'none'}.", "",
+        "## The whole CLI stage on each engine (I/O included, a process of its own)", "",
+        *table(("engine", "seconds", "vs 1 worker", "peak RSS MiB", "kept", "candidate / checked / joined pairs",
+                "same files"), runs), "",
+        f"Dedup state held by the main process at its peak (exact keys, signatures, band keys, pairs; "
+        f"no text): {f['state_bytes_per_record']} bytes per record.", ""])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ A stage hands its per-record work over as a ``Work``: a factory (a top-level fun
 by name in any process) and picklable settings (flags, loaded rules; nothing that holds an open
 file). ``factory(settings)`` builds a judge once per process; the judge takes a batch of records
 and returns ``(results, counts)``: for each record ``(record, reason, detail)`` (reason None:
-kept; the record as the stage changed it, written out or shown in the rejects), and the counters
+kept; the record as the stage changed it, written out or shown in the rejects; reason ERROR:
+an error, detail saying why, as when an HTML page does not parse), and the counters
 the batch moved, shaped like the stage's stats ``extra`` (nested dicts and Counters of numbers).
 
 The main process keeps reading (``Stage.good_reads``: read counts, broken lines and file:line
@@ -40,6 +41,9 @@ BATCH_RECORDS = 256
 # Batches queued or running per worker: enough that a worker never waits for the reader, few
 # enough that memory holds AHEAD * workers batches whatever the size of the input.
 AHEAD = 3
+# A verdict's reason that makes the item an error, not a drop (a page that does not parse: what
+# only the work finds out); its detail is the error message, as Stage.error takes it.
+ERROR = "error"
 
 
 def first_verdict(record: dict, checks) -> tuple[str | None, str | None]:
@@ -150,6 +154,15 @@ def run_work(stage, reads: Iterable[Read], work: Work, args, desc: str | None = 
     (a stage that writes another format: the judge's kept "record" is then that stage's payload,
     which travels as its JSON line, and ``write`` decodes it).
     """
+    with open_engine(work, args, stage.quiet) as judged:
+        _apply(stage, judged(batches(reads, size or BATCH_RECORDS, check_types, with_where)), desc,
+               check_types, write)
+
+
+def open_engine(work: Work, args, quiet: bool):
+    """The engine ``args`` ask for (--engine, --workers, --ray-address), as a context manager
+    giving a function from ``batches`` to ``(reads, verdicts, counts)`` in input order; for a
+    stage that reads its verdicts itself (dedup's signatures) rather than through ``run_work``."""
     # Built here first: a setup error stops the stage before a worker starts; forked workers
     # inherit the judge.
     judge_batch(work, [])
@@ -157,15 +170,10 @@ def run_work(stage, reads: Iterable[Read], work: Work, args, desc: str | None = 
         # Ray takes seconds to import: only on this path.
         from prep.core.engine_ray import ray_engine
         # Unset or 0: Ray counts the usable cores itself (a container's CPU quota included).
-        engine = ray_engine(work, getattr(args, "workers", None) or None, getattr(args, "ray_address", None),
-                            stage.quiet)
-    elif getattr(args, "ray_address", None):
+        return ray_engine(work, getattr(args, "workers", None) or None, getattr(args, "ray_address", None), quiet)
+    if getattr(args, "ray_address", None):
         raise StageError("--ray-address joins a Ray cluster: it needs --engine ray")
-    else:
-        engine = local_engine(work, worker_count(args))
-    with engine as judged:
-        _apply(stage, judged(batches(reads, size or BATCH_RECORDS, check_types, with_where)), desc,
-               check_types, write)
+    return local_engine(work, worker_count(args))
 
 
 def _apply(stage, judged: Iterator[tuple], desc: str | None, check_types: bool = True,
@@ -190,6 +198,8 @@ def _apply(stage, judged: Iterator[tuple], desc: str | None, check_types: bool =
         if reason is None:
             stage.keep(None)            # counted here, written as the worker wrote it
             write(line)
+        elif reason == ERROR:           # the work found the item broken: an error, with detail as why
+            stage.error(item.where, detail or "broken")
         else:
             stage.drop(json.loads(line), reason, detail, where=item.where)
     if verdicts:
