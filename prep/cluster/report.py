@@ -70,19 +70,24 @@ def principal_plane(vectors, centres):
 
 
 def picture(path: Path, vectors, result) -> None:
-    points, centres = principal_plane(vectors, result.centres)
-    labels = result.labels.numpy()
-    step = max(1, len(points) // MAX_POINTS)
+    """``vectors``: the vector file (prep.cluster.vectors); the projection is fitted on the
+    evenly spaced rows that are drawn (every row up to MAX_POINTS), so that memory stays
+    bounded on any input."""
+    every = max(1, vectors.rows // MAX_POINTS)
+    drawn = torch.arange(0, vectors.rows, every)
+    points, centres = principal_plane(vectors.take(drawn) if every > 1 else vectors.block(0, vectors.rows),
+                                      result.centres)
+    labels = result.labels[drawn].numpy()
     fig = Figure(figsize=(7, 6), dpi=120)
     ax = fig.subplots()
     colours = 10 if len(centres) <= 10 else 20  # tab20 pairs similar shades: only when needed
     size = 24 if len(points) <= 1000 else 6
-    ax.scatter(points[::step, 0], points[::step, 1], c=labels[::step] % colours, cmap=f"tab{colours}",
+    ax.scatter(points[:, 0], points[:, 1], c=labels % colours, cmap=f"tab{colours}",
                vmin=0, vmax=colours - 1, s=size, alpha=0.75, linewidths=0)
     ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="black", s=60, linewidths=2)
     for c, (px, py) in enumerate(centres):
         ax.annotate(str(c), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_title(f"{len(points)} records, {len(centres)} clusters (PCA of the embeddings)")
+    ax.set_title(f"{vectors.rows} records, {len(centres)} clusters (PCA of the embeddings)")
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
     fig.tight_layout()

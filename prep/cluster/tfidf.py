@@ -62,26 +62,39 @@ def features(text: str, cache: dict) -> list[int]:
             + [bucket(f"{a} {b}", cache) for a, b in zip(tokens, tokens[1:])])
 
 
+def text_features(text: str, cache: dict):
+    """(sorted bucket ids int64, how often each occurs) of one text."""
+    return np.unique(np.asarray(features(text, cache), dtype=np.int64), return_counts=True)
+
+
+def inverse_df(df, n: int):
+    """Smoothed idf per bucket from document frequencies over ``n`` texts."""
+    return np.log((1.0 + n) / (1.0 + df)) + 1.0
+
+
+def weigh(rows, cols, tf, idf, n: int):
+    """Sublinear tf times idf per (row, bucket) entry, l2-normalised per row (rows 0..n-1)."""
+    weights = (1.0 + np.log(tf.astype(np.float64))) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
+    weights /= np.maximum(norms, 1e-12)[rows]
+    return weights
+
+
 def sparse_tfidf(texts: Iterable[str]):
     """(rows, buckets, weights) numpy arrays: one entry per (text, bucket) present, weights
     l2-normalised per row; plus the number of texts."""
     rows, cols, counts, cache = [], [], [], {}
     n = 0
     for n, text in enumerate(texts, 1):
-        ids, tf = np.unique(np.asarray(features(text, cache), dtype=np.int64), return_counts=True)
+        ids, tf = text_features(text, cache)
         rows.append(np.full(ids.shape, n - 1, dtype=np.int64))
         cols.append(ids.astype(np.int32))
         counts.append(tf)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64), 0
     rows, cols = np.concatenate(rows), np.concatenate(cols)
-    tf = np.concatenate(counts).astype(np.float64)
-    df = np.bincount(cols, minlength=BUCKETS)
-    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
-    weights = (1.0 + np.log(tf)) * idf[cols]
-    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
-    weights /= np.maximum(norms, 1e-12)[rows]
-    return rows, cols, weights, n
+    idf = inverse_df(np.bincount(cols, minlength=BUCKETS), n)
+    return rows, cols, weigh(rows, cols, np.concatenate(counts), idf, n), n
 
 
 def to_csr(rows, cols, weights, shape):
@@ -95,12 +108,13 @@ def to_csr(rows, cols, weights, shape):
                                        check_invariants=True)
 
 
-def lsa(rows, cols, weights, n: int, dims: int, seed: int):
-    """(n, min(dims, rank)) leading left singular vectors times singular values of the sparse
-    matrix, by a randomised range finder with power iterations (Halko et al. 2011); where
-    ``dims + LSA_OVERSAMPLE`` covers the whole rank (small inputs) the result is exact.
-    Buckets of a single text are dropped first: they change no inner product between two
-    texts, and on real corpora they are most of the columns (so most of the cost)."""
+def lsa_factors(rows, cols, weights, n: int, dims: int, seed: int):
+    """The randomised range finder with power iterations (Halko et al. 2011) on the sparse
+    matrix: (used buckets, basis Q (n, w), X^T Q (buckets, w), eigenvalues and eigenvectors of
+    Q^T X X^T Q, the indices of the ``dims`` largest). Where ``dims + LSA_OVERSAMPLE`` covers
+    the whole rank (small inputs) the factors are exact. Buckets of a single text are dropped
+    first: they change no inner product between two texts, and on real corpora they are most
+    of the columns (so most of the cost)."""
     shared = np.bincount(cols)[cols] >= MIN_DF
     if shared.any():  # a bucket of one text adds nothing to any similarity between texts
         rows, cols, weights = rows[shared], cols[shared], weights[shared]
@@ -109,18 +123,36 @@ def lsa(rows, cols, weights, n: int, dims: int, seed: int):
     matrix = to_csr(rows, cols, weights, shape)
     order = np.lexsort((rows, cols))  # the transpose, built as its own CSR: row-wise sums in order
     transpose = to_csr(cols[order], rows[order], weights[order], (shape[1], n))
+    del order, rows, cols, weights
     width = min(dims + LSA_OVERSAMPLE, *shape)
     gen = torch.Generator().manual_seed(seed)
     basis = torch.linalg.qr(matrix @ torch.randn(shape[1], width, generator=gen)).Q
     for _ in range(LSA_POWER):
         back = torch.linalg.qr(transpose @ basis).Q
         basis = torch.linalg.qr(matrix @ back).Q
-    # Q^T X X^T Q = W diag(s^2) W^T, so X's leading components are Q W diag(s).
     small = transpose @ basis
     values, vectors = torch.linalg.eigh((small.t() @ small).double())
     keep = torch.arange(len(values) - 1, max(-1, len(values) - 1 - dims), -1)
+    return used, basis, small, values, vectors, keep
+
+
+def lsa(rows, cols, weights, n: int, dims: int, seed: int):
+    """(n, min(dims, rank)) leading left singular vectors times singular values of the sparse
+    matrix (``lsa_factors``)."""
+    _, basis, _, values, vectors, keep = lsa_factors(rows, cols, weights, n, dims, seed)
+    # Q^T X X^T Q = W diag(s^2) W^T, so X's leading components are Q W diag(s).
     scale = values[keep].clamp(min=0.0).sqrt()
     return (basis.double() @ vectors[:, keep] * scale).float()
+
+
+def lsa_projection(rows, cols, weights, n: int, dims: int, seed: int):
+    """(used buckets, (len(used), d) float32 V) with the leading right singular vectors of the
+    sample's matrix X, scaled so that x @ V gives any text its coordinates (X V = U S, what
+    ``lsa`` returns for the sample itself). V = X^T Q W diag(1/s); directions of s = 0 get 0."""
+    used, _, small, values, vectors, keep = lsa_factors(rows, cols, weights, n, dims, seed)
+    scale = values[keep].clamp(min=0.0).sqrt()
+    inverse = torch.where(scale > 0, 1.0 / scale.clamp(min=1e-300), torch.zeros_like(scale))
+    return used, (small.double() @ vectors[:, keep] * inverse).float()
 
 
 def embed_tfidf(texts: list[str], seed: int = 0, dims: int = DIMS):
