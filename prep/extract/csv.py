@@ -15,6 +15,8 @@ a UTF-8 byte-order mark and any --encoding are handled. A row whose chosen cell 
 --input-column/--output-column, either cell) is empty is dropped ("empty"); a template renders an
 empty cell as nothing and drops a row only when every cell it names is empty. A row with the wrong number of fields, broken quoting or undecodable bytes
 is counted as an error with its line number, and the rest of the file is read.
+--engine and --workers are accepted as on every stage; the rows are converted in this process
+(reading them is sequential, and the rest costs less than handing it over: prep/extract/serial.py).
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ from pathlib import Path
 from typing import Callable
 
 from prep.core.errors import StageError
-from prep.core.flags import add_common
+from prep.core.flags import add_common, add_engine
 from prep.core.records import input_files
 from prep.core.stage import Stage, options_of, progress
 from prep.extract.csv_rows import CsvFile, Row, Template
+from prep.extract.serial import check_engine
 
 CSV_SUFFIXES = (".csv", ".tsv")
 DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -140,9 +143,11 @@ def add_arguments(parser) -> None:
                         "byte-order mark is skipped)")
     parser.add_argument("--chunk-size", type=int, default=10000, help="rows read and converted per "
                         "batch; memory holds one batch")
+    add_engine(parser)   # accepted for uniformity: rows are converted in this process (prep/extract/serial.py)
 
 
 def run(args) -> int:
+    check_engine(args, "extract csv")
     mode, wanted = mode_of(args)
     delimiter = delimiter_of(args.delimiter)
     if args.chunk_size < 1:

@@ -20,6 +20,12 @@ the stats count the pages each extractor produced and each charset decision (cha
 page without text is dropped with reason "empty", a file over --max-page-bytes with reason
 "too_large" (its size; it is never read whole or parsed); a binary file, or one that cannot be
 read or parsed, is counted as an error. The rejects file names the file.
+
+Pages are independent, and extracting them is the cost (trafilatura and the rules, 20-150 ms a
+page): --workers N (or --engine ray) reads and extracts them in N processes, a few pages at a
+time, and the output, the rejects and the stats are the same on every engine. A worker reads
+each page by its path, so on a cluster of several machines the pages must be on storage that
+every node mounts at that path.
 """
 from __future__ import annotations
 
@@ -29,10 +35,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from prep.core.engine import ERROR, run_work
 from prep.core.errors import StageError
-from prep.core.flags import add_common
-from prep.core.records import input_files
-from prep.core.stage import Stage, options_of, progress
+from prep.core.flags import add_common, add_engine
+from prep.core.records import Read, input_files
+from prep.core.stage import Stage, options_of
+from prep.core.work import Work
 from prep.extract.html.charset import NotText
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -41,6 +49,10 @@ HTML_SUFFIXES = (".html", ".htm")
 # of objects some 10 to 20 times its size, so 20 MB of markup is a few hundred MB of memory.
 MAX_PAGE_BYTES = 20_000_000
 CHARSET_DECISIONS = ("charset_detected", "charset_fallback", "charset_overridden")
+# Pages per batch handed to a worker: a page costs 20-150 ms of trafilatura and the rules, so
+# a batch is 0.1-1 s of work against ~1 ms of hand-over, and a folder of a few dozen pages still
+# spreads over every worker.
+PAGES_PER_BATCH = 4
 
 
 def load_bs4() -> Callable:
@@ -106,6 +118,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-page-bytes", "--max_page_bytes", dest="max_page_bytes", type=int,
                         default=MAX_PAGE_BYTES, help="a file over this many bytes is dropped as "
                         "too_large without being read or parsed (whatever the extractor)")
+    add_engine(parser)
 
 
 def read_page(path: Path, limit: int) -> bytes | int:
@@ -118,50 +131,68 @@ def read_page(path: Path, limit: int) -> bytes | int:
     return len(data) if len(data) > limit else data
 
 
+def judge(settings: dict):
+    """The per-page work, in whichever process runs it (prep.core.engine): read, parse and
+    extract each page of a batch; the charsets, extractors and charset decisions counted."""
+    extract = EXTRACTORS[settings["extractor"]]()
+    errors = parse_errors()
+
+    def run_batch(batch: list[dict]):
+        counts = {"encodings": Counter(), "extractors": Counter(), "charset_decisions": Counter()}
+        return [page_verdict(record, extract, errors, settings, counts) for record in batch], counts
+    return run_batch
+
+
+def page_verdict(record: dict, extract: Callable, errors: tuple, settings: dict, counts: dict) -> tuple:
+    """``(record, reason, detail)`` for one page: kept (reason None), dropped, or ERROR."""
+    path = Path(record["meta"]["source"])
+    try:
+        data = read_page(path, settings["max_page_bytes"])
+        if isinstance(data, int):
+            record["meta"]["bytes"] = data
+            return record, "too_large", f"{data} bytes, over --max-page-bytes {settings['max_page_bytes']}"
+        page = extract(data)
+    except NotText as exc:
+        return record, ERROR, str(exc)
+    except errors as exc:
+        return record, ERROR, f"cannot read or parse: {type(exc).__name__}: {exc}"
+    counts["encodings"][page.encoding] += 1
+    if page.decision:
+        counts["charset_decisions"][page.decision] += 1
+    record = {"id": record["id"], "text": page.text, "meta": page_meta(path, page)}
+    if not page.text.strip():
+        return record, "empty", f"no text left after removing markup and boilerplate ({settings['extractor']} extractor)"
+    counts["extractors"][page.extractor] += 1
+    return record, None, None
+
+
+class PageStage(Stage):
+    """A page dropped is never dropped silently: the rejects file, and a line on stderr."""
+
+    def drop(self, record: dict, reason: str, detail: str | None = None, where: str | None = None) -> None:
+        super().drop(record, reason, detail, where)
+        if not self.quiet:
+            print(f"extract html: dropped {where}: {detail}", file=sys.stderr)
+
+
 def run(args) -> int:
     if args.max_page_bytes < 1:
         raise StageError(f"--max-page-bytes takes a positive number of bytes; got {args.max_page_bytes}")
-    extract = EXTRACTORS[args.extractor]()
     files = input_files(args.input, HTML_SUFFIXES)
     base = id_base(args.input, files)
-    errors = parse_errors()
-    encodings: Counter = Counter()
-    producers: Counter = Counter()
-    decisions: Counter = Counter(dict.fromkeys(CHARSET_DECISIONS, 0))
-    with Stage("extract-html", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
-        for path in progress(files, args.quiet, desc="extract html", unit="page"):
-            stage.read()
-            record = {"id": path.relative_to(base).as_posix(), "meta": {"source": str(path)}}
-            try:
-                data = read_page(path, args.max_page_bytes)
-                if isinstance(data, int):
-                    record["meta"]["bytes"] = data
-                    detail = f"{data} bytes, over --max-page-bytes {args.max_page_bytes}"
-                    drop(stage, path, record, "too_large", detail, args.quiet)
-                    continue
-                page = extract(data)
-            except NotText as exc:
-                stage.error(str(path), str(exc))
-                continue
-            except errors as exc:
-                stage.error(str(path), f"cannot read or parse: {type(exc).__name__}: {exc}")
-                continue
-            encodings[page.encoding] += 1
-            if page.decision:
-                decisions[page.decision] += 1
-            record = {"id": record["id"], "text": page.text, "meta": page_meta(path, page)}
-            if page.text.strip():
-                producers[page.extractor] += 1
-                stage.keep(record)
-                continue
-            detail = f"no text left after removing markup and boilerplate ({args.extractor} extractor)"
-            drop(stage, path, record, "empty", detail, args.quiet)
-        stage.extra["encodings"] = dict(sorted(encodings.items()))
-        stage.extra["extractors"] = dict(sorted(producers.items()))
-        stage.extra["charset_decisions"] = dict(sorted(decisions.items()))
+    work = Work(judge, {"extractor": args.extractor, "max_page_bytes": args.max_page_bytes})
+    # One item per page, its path alone: the page is read where it is extracted.
+    pages = (Read({"id": path.relative_to(base).as_posix(), "meta": {"source": str(path)}}, str(path))
+             for path in files)
+    with PageStage("extract-html", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
+        run_work(stage, pages, work, args, desc="extract html", size=PAGES_PER_BATCH, check_types=False)
+        found = {name: stage.extra.pop(name, {}) for name in ("encodings", "extractors", "charset_decisions")}
+        found["charset_decisions"] = {**dict.fromkeys(CHARSET_DECISIONS, 0), **found["charset_decisions"]}
+        stage.extra.update((name, dict(sorted(counted.items()))) for name, counted in found.items())
     if not args.quiet:
+        producers = stage.extra["extractors"]
         print(f"extract html: {stage.read_count} pages; {stage.kept} kept "
-              f"({', '.join(f'{n} by {name}' for name, n in sorted(producers.items())) or 'none'}), "
+              f"({', '.join(f'{n} by {name}' for name, n in producers.items()) or 'none'}), "
               f"{sum(stage.dropped.values())} dropped, {stage.errors} errors -> {args.output}")
     return 0
 
@@ -171,10 +202,3 @@ def page_meta(path: Path, page) -> dict:
     if page.declared and page.declared != page.encoding:
         meta["declared_encoding"] = page.declared   # the page's label was not followed (charset.py)
     return meta
-
-
-def drop(stage: Stage, path: Path, record: dict, reason: str, detail: str, quiet: bool) -> None:
-    """A page dropped is never dropped silently: the rejects file, and a line on stderr."""
-    stage.drop(record, reason, detail, where=str(path))
-    if not quiet:
-        print(f"extract html: dropped {path}: {detail}", file=sys.stderr)

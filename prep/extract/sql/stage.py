@@ -15,7 +15,8 @@ value; with --query, "query:<row number>"); meta holds the source, the table and
 A statement or row that fails to load is an error with its file:line; so is a row refused
 for what it holds (anything but literals, over --max-row-bytes or --max-cell-bytes), counted
 by reason in the stats ("refused_rows"). Rows with an empty field are dropped. Keeping no
-record at all fails (exit status 1 or 2) and says why.
+record at all fails (exit status 1 or 2) and says why. --engine and --workers are accepted as
+on every stage; the dump is loaded and its rows converted in this process (prep/extract/serial.py).
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prep.core.errors import StageError
-from prep.core.flags import add_output, add_quiet
+from prep.core.flags import add_engine, add_output, add_quiet
 from prep.core.records import input_files
 from prep.core.stage import Stage, options_of, progress
+from prep.extract.serial import check_engine
 from prep.extract.sql import MAX_CELL_BYTES, MAX_ROW_BYTES
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ def add_arguments(parser) -> None:
                         "file:line, counted in refused_rows")
     parser.add_argument("--max-cell-bytes", "--max_cell_bytes", dest="max_cell_bytes", type=int,
                         default=MAX_CELL_BYTES, help="a row holding a value over this many bytes is refused")
+    add_engine(parser)   # accepted for uniformity: the dump is loaded in this process (prep/extract/serial.py)
 
 
 def dump_files(specs: list[str], what: str) -> list[Path]:
@@ -87,6 +90,7 @@ def dump_files(specs: list[str], what: str) -> list[Path]:
 
 
 def run(args) -> int:
+    check_engine(args, "extract sql")
     schema, dumps = dump_files(args.schema or [], "--schema"), dump_files(args.input, "--input")
     # sqlite3 and the dump grammar: imported here to keep them off the CLI's start-up path
     from prep.extract.sql.load import Limits, connect, load_dumps
