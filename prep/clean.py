@@ -23,6 +23,13 @@ prep/refusals.txt and of --phrases FILE; judged on the prose of the response sid
 the output of input-output records, the assistant turns of chats, the whole text of text
 records, never inside code or quotation marks; the detail names the rule and the words
 matched); "too-short" and "too-long" (words of the whole record).
+
+Preference records (prep.core.shapes: prompt/chosen/rejected, hh-rlhf dialogues, turn lists,
+KTO's prompt/completion/label) are normalised field by field and turn by turn (an hh-rlhf
+dialogue keeps its "\n\nHuman: " markers; the turns chosen and rejected share are changed the
+same way in both). Each response is judged with the prompt as a prompt/response record; the record
+is dropped when either response fails, the detail naming it ("rejected: too-long: ..."). Refusals
+are sought in the chosen response only unless --refusals-in both.
 """
 from __future__ import annotations
 
@@ -38,13 +45,27 @@ from prep import refusals
 from prep.core.engine import first_verdict, run_work
 from prep.core.flags import add_common, add_engine
 from prep.core.records import input_files, read_records
-from prep.core.shapes import Unusable, kind, main_text, response_text, view
+from prep.core.shapes import (
+    Unusable,
+    hh_join,
+    hh_split,
+    kind,
+    layout_is_hh,
+    main_text,
+    pair_layout,
+    pair_of,
+    prompt_text,
+    response_text,
+    view,
+)
 from prep.core.stage import Stage, options_of
 from prep.core.work import Work
 
 # Text fields of every layout prep.core.shapes reads (keys in any letter case).
 TEXT_KEYS = frozenset({"text", "input", "output", "instruction", "context", "response", "prompt", "generation",
-                       "completion", "question", "answer", "system"})
+                       "completion", "question", "answer", "system", "chosen", "rejected"})
+# Fields of the preference layouts that may hold one turn or a list of turns instead of a text.
+TURN_KEYS = ("prompt", "chosen", "rejected", "completion")
 # Characters that carry no text: zero-width spaces/joiners, word joiner, BOM.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 # C0/C1 controls except tab and newline.
@@ -160,11 +181,31 @@ def prose_of(text: str) -> str:
     return INLINE_CODE.sub("CODE", "\n".join(kept))
 
 
+def _change_dialogue(dialogue: str, change) -> str:
+    """``change`` applied to each turn of an hh-rlhf dialogue, its speaker markers kept: chosen and
+    rejected share their first turns, and a turn is changed the same way in both."""
+    lead, parts = hh_split(dialogue)
+    return hh_join(lead, [(marker, role, change(content)) for marker, role, content in parts])
+
+
+def _change_turns(value, change) -> None:
+    """``change`` applied to the text of one turn or of a list of turns, in place."""
+    for turn in value if isinstance(value, list) else [value]:
+        for key in ("content", "value"):
+            if isinstance(turn, dict) and isinstance(turn.get(key), str):
+                turn[key] = change(turn[key])
+
+
 def map_text(record: dict, change) -> dict:
     """``change`` applied to every text field of ``record`` in place (TEXT_KEYS and chat turns)."""
     for key, value in record.items():
         if isinstance(value, str) and str(key).lower() in TEXT_KEYS:
-            record[key] = change(value)
+            try:
+                record[key] = _change_dialogue(value, change) if layout_is_hh(record, key) else change(value)
+            except Unusable:   # not a dialogue after all: judged (and dropped) by the checks
+                record[key] = change(value)
+        elif key in TURN_KEYS and isinstance(value, (dict, list)):
+            _change_turns(value, change)
     # Chat turns: OpenAI-style messages[].content and ShareGPT-style conversations[].value.
     for listing, key in (("messages", "content"), ("conversations", "value")):
         turns = record.get(listing)
@@ -213,6 +254,30 @@ def check_length(record: dict, min_words: int, max_words: int | None):
     return None
 
 
+def judge_pair(record: dict, checks, sides: str):
+    """A preference record's verdict: each response is judged as a prompt/response record with the
+    checks, and the first response that fails drops the record (the detail names it). Refusals are
+    sought in the response trained towards (chosen, a KTO completion labelled true) and, with
+    --refusals-in both, in the other one too: a refusal as the rejected answer is what teaches a
+    model not to refuse."""
+    try:
+        pair = pair_of(record)
+    except Unusable as exc:
+        return exc.reason, exc.detail
+    prompt = prompt_text(pair)
+    for name, response in pair.responses.items():
+        wanted = name == "chosen" or (name == "completion" and pair.label)
+        use = checks if wanted or sides == "both" else [c for c in checks if _check_name(c) != "refusal"]
+        reason, detail = first_verdict({"input": prompt, "output": response}, use)
+        if reason is not None:
+            return reason, f"{name}: {detail}"
+    return None, None
+
+
+def _check_name(check) -> str:
+    return getattr(getattr(check, "func", check), "__name__", "").removeprefix("check_")
+
+
 def add_arguments(parser) -> None:
     add_common(parser)
     parser.add_argument("--phrases", type=Path, default=None,
@@ -225,6 +290,10 @@ def add_arguments(parser) -> None:
                         help="drop records with more words than this (default: no limit)")
     parser.add_argument("--keep-refusals", "--keep_refusals", action="store_true",
                         help="normalise and length-filter only; keep records with refusals")
+    parser.add_argument("--refusals-in", "--refusals_in", dest="refusals_in", choices=("chosen", "both"),
+                        default="chosen", help="preference records: seek refusals in the chosen response "
+                        "(and KTO completions labelled true) only, or in the rejected one too (both); "
+                        "emptiness and length are judged on every response")
     add_engine(parser)
 
 
@@ -235,13 +304,19 @@ def judge(settings: dict):
     if settings["rules"] is not None:
         checks.append(partial(check_refusal, rules=settings["rules"]))
     checks.append(partial(check_length, min_words=settings["min_words"], max_words=settings["max_words"]))
-    return lambda batch: ([(r, *first_verdict(r, checks)) for r in map(normalise_record, batch)], {})
+    sides = settings.get("refusals_in", "chosen")
+
+    def verdict(record: dict):
+        if pair_layout(record) is not None:
+            return judge_pair(record, checks, sides)
+        return first_verdict(record, checks)
+    return lambda batch: ([(r, *verdict(r)) for r in map(normalise_record, batch)], {})
 
 
 def run(args) -> int:
     rules = refusals.load_rules(args.phrases)
     work = Work(judge, {"rules": None if args.keep_refusals else rules, "min_words": args.min_words,
-                        "max_words": args.max_words})
+                        "max_words": args.max_words, "refusals_in": args.refusals_in})
     with Stage("clean", args.output, options_of(args), input_files(args.input), args.quiet) as stage:
         stage.extra["refusal_rules"] = len(rules)
         run_work(stage, read_records(args.input, args.max_record_bytes), work, args)

@@ -36,7 +36,7 @@ def schema(metadata: dict | None = None):
     return fields
 
 
-def _list_array(rows: list[list[int]]):
+def list_array(rows: list[list[int]]):
     """list<int32> from Python lists, built from flat numpy buffers (faster than pa.array)."""
     # numpy, pyarrow: imported here to keep them off the CLI's start-up path
     import numpy as np
@@ -78,8 +78,8 @@ class ArrowWriter:
 
         if not self.ids:
             return
-        ids, lengths = _list_array(self.ids)
-        labels, _ = _list_array(self.labels)
+        ids, lengths = list_array(self.ids)
+        labels, _ = list_array(self.labels)
         batch = pa.record_batch([ids, labels, pa.array(lengths, pa.int32())], schema=self.schema)
         self.writer.write_batch(batch)
         self.rows += len(self.ids)

@@ -1,4 +1,5 @@
 """show tokenized examples with the trained part marked, and check every row of an Arrow file
+(a preference file made with --task preference: prep/tokenize/preference/inspect.py)
 
 Prints -n decoded examples: the masked part (label -100, not trained) dimmed on a terminal
 or wrapped in [[...]] otherwise, the trained part as is. Then checks every row: labels as
@@ -17,6 +18,7 @@ from prep.core.errors import StageError
 from prep.tokenize.arrow_io import read_arrow, read_metadata
 from prep.tokenize.checks import CHECKS, Context, Row, check_row, trained_eos
 from prep.tokenize.masking import IGNORE, detect_specials
+from prep.tokenize.preference.inspect import run_preference
 
 # Failing rows listed in full; beyond that only the counts per check are printed.
 MAX_LISTED = 50
@@ -123,6 +125,9 @@ def run(args) -> int:
 
     tokenizer = load_tokenizer(args.tokenizer_path)
     dataset = read_arrow(args.file)
+    if "prompt_input_ids" in dataset.column_names:   # written by `prep tokenize --task preference`
+        prefix = detect_specials(tokenizer).prefix
+        return run_preference(args, tokenizer, dataset, read_metadata(args.file), prefix[0] if prefix else None)
     missing = [c for c in ("input_ids", "labels") if c not in dataset.column_names]
     if missing:
         raise StageError(f"{args.file}: no column {', '.join(missing)}; columns: {', '.join(dataset.column_names)}")

@@ -33,6 +33,7 @@ from prep.tokenize.arrow_io import ArrowWriter
 from prep.tokenize.encode import TokenizeConfig, prompt_format
 from prep.tokenize.formats import FORMATS
 from prep.tokenize.masking import IGNORE, Packer, detect_specials
+from prep.tokenize.preference import stage as preference
 from prep.tokenize.work import EVENTS, check_template, judge, tokenizer_for, unpack
 
 PERCENTILES = (50, 90, 99)
@@ -52,6 +53,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--add-special-tokens", "--add_special_tokens", dest="add_special_tokens", default="",
                         help="comma-separated tokens to add as special tokens, e.g. '<|user|>,<|model|>' "
                         "(the model's embeddings must be resized to the new vocabulary size)")
+    parser.add_argument("--task", choices=("sft", "preference"), default="sft",
+                        help="sft: input_ids + labels examples; preference: prompt and response ids apart "
+                        "(prompt/chosen/rejected, hh-rlhf, turn lists, KTO prompt/completion/label; see "
+                        "prep/tokenize/preference/) for DPO, ORPO and KTO")
     parser.add_argument("--mode", choices=("auto", "text", "supervised", "chat"), default="auto",
                         help="auto: per record from its keys; or treat every record as this kind")
     parser.add_argument("--prompt-format", "--prompt_format", dest="prompt_format", choices=FORMATS,
@@ -211,6 +216,8 @@ def _extra(rows: Rows, worker_events: dict, config: TokenizeConfig, fmt, special
 
 def run(args) -> int:
     config = _config(args)
+    if args.task == "preference":
+        return preference.run(args, config)
     # Loaded once in this process: the judge built here (run_work builds it before any worker
     # starts) takes the same one, and forked workers inherit it.
     tokenizer = tokenizer_for(args.tokenizer_path, config.add_special_tokens)
