@@ -20,6 +20,7 @@ from transformers.hf_argparser import string_to_bool
 
 from prep.core.errors import StageError
 from train.lm import lora
+from train.preference.args import PreferenceArguments
 
 ATTENTION = Literal["eager", "sdpa", "flash_attention_2"]
 
@@ -119,12 +120,20 @@ class QuantArguments:
 
 
 @dataclass
-class RunArguments:
+class RunArguments(PreferenceArguments):  # --method, --loss_type, --beta ... (train/preference/args.py)
     task: Literal["causal-lm", "seq-cls"] = option(
         "causal-lm", "causal-lm: fine-tune a language model; seq-cls: train a text classifier on labelled "
         "text (its own flags: --task seq-cls --help)")
     overwrite_output_dir: bool = option(False, "start over: delete the checkpoints already in --output_dir "
                                     "instead of resuming from the latest complete one")
+    sample_prompts: str | None = option(
+        None, "JSONL (prompt strings, records of any known layout, lists of turns) or a text file with one "
+        "prompt per line: greedy answers, laid out as the training data, are written at each evaluation and "
+        "at the end to OUTPUT_DIR/samples.jsonl (and TensorBoard/W&B when on)")
+    sample_every: int = option(0, "with --sample_prompts, also sample every N optimizer steps (for runs "
+                               "without evaluation); 0: only at evaluations and at the end")
+    sample_max_new_tokens: int = option(64, "with --sample_prompts, most tokens generated per prompt; a "
+                                        "generation that reaches it without an EOS is flagged in the log")
 
 
 def with_defaults(cls, name: str, module: str, **defaults):

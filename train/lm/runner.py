@@ -36,6 +36,9 @@ from train.lm.packing import make_collator, prepare_model
 from train.lm.sharding import check_fsdp, prepare_deepspeed
 from train.lm.switches import settle_runner
 from train.lm.threads import settle_threads
+from train.observe import samples
+from train.preference.args import check as check_preference
+from train.preference.build import build as build_preference
 from train.tools.curves import write_curves
 
 
@@ -206,6 +209,16 @@ def _curves(output_dir: str) -> None:
         warn(f"curves: {exc}")
 
 
+def _sft(model_args, data_args, lora_args, quant_args, training_args, run_args, tokenizer, method: str,
+         callbacks=()) -> tuple:
+    """(train, eval or None, trainer) for the next-token objective on input_ids/labels."""
+    train_ds, eval_ds = load_data(data_args, training_args, tokenizer, special_tokens(model_args))
+    _check_eval(training_args, eval_ds)
+    model = load_model(model_args, lora_args, quant_args, training_args, tokenizer, method)
+    check_vocab({"train": train_ds, "eval": eval_ds}, embedding_rows(model))
+    return train_ds, eval_ds, build_trainer(model, tokenizer, training_args, data_args, train_ds, eval_ds, callbacks)
+
+
 def run_training(model_args, data_args, lora_args, quant_args=None, run_args=None, *, training_args,
                  callbacks=()) -> dict:
     """Train as the flags say; returns a summary (also written to OUTPUT_DIR/tunesmith-run.json)."""
@@ -215,6 +228,7 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
         raise StageError(f"--task {run_args.task} trains a classifier, with flags of its own: run "
                          "`accelerate launch -m train.hf_trainer --task seq-cls ...` or train.classify.run.main")
     method = method_of(lora_args, quant_args)
+    check_preference(run_args)  # before anything is written: --loss_type/--beta fit --method
     settle(model_args, data_args, quant_args, training_args)
     started = time.time()
     set_seed(training_args.seed)  # before LoRA's random init: same seed, same adapters
@@ -223,14 +237,15 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
         flags = run_config.effective(model_args, data_args, lora_args, quant_args, run_args, training_args)
         run_config.write(training_args.output_dir, flags, sys.argv[1:])
     tokenizer = load_tokenizer(model_args)
-    train_ds, eval_ds = load_data(data_args, training_args, tokenizer, special_tokens(model_args))
-    _check_eval(training_args, eval_ds)
-    model = load_model(model_args, lora_args, quant_args, training_args, tokenizer, method)
-    check_vocab({"train": train_ds, "eval": eval_ds}, embedding_rows(model))
-    trainer = build_trainer(model, tokenizer, training_args, data_args, train_ds, eval_ds, callbacks)
+    sampler = samples.prepare(run_args, data_args, training_args, tokenizer)  # a bad prompt file stops here
+    build = _sft if run_args.method == "sft" else build_preference  # dpo/orpo/kto: train/preference/
+    train_ds, eval_ds, trainer = build(model_args, data_args, lora_args, quant_args, training_args, run_args,
+                                       tokenizer, method, callbacks)
+    samples.attach(sampler, trainer, resume)
     if resume and is_main_process():
         print(f"tunesmith: resuming from {resume}", file=sys.stderr)
-    options = {k: v for args in (model_args, data_args, lora_args, quant_args) for k, v in asdict(args).items()}
+    options = {k: v for args in (model_args, data_args, lora_args, quant_args, run_args)
+               for k, v in asdict(args).items()}
     _run_record(trainer, method, resume, started, "running", {"options": options})
     copied = False
     if resume and _finished_at(trainer, resume):

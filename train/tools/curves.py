@@ -13,6 +13,8 @@ The diagnosis, in the guide's terms (the exact rules are in train/fit.py):
   well-fit  both flattened; the eval - train gap is stated.
 Train loss is smoothed with a centred moving median (max(3, n/10) points) before judging.
 Without eval loss the verdict comes from train loss alone, and says so.
+Preference runs (DPO, ORPO, KTO) also log TRL's reward margin (chosen minus rejected) and reward
+accuracy: a second panel plots them, and the diagnosis says whether the margin grew.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
 from prep.core.flags import add_quiet
-from train.tools.diagnosis import diagnose, moving_median
+from train.tools.diagnosis import diagnose, moving_median, preference
 
 DEFAULT_TOLERANCE = 0.02
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -89,7 +91,46 @@ def series(state_path: Path) -> dict:
     if not out["train"]["loss"] and not out["eval"]["loss"]:
         raise StageError(f"no loss in the log history of {state_path} ({len(history)} entries); "
                          "the run logged nothing yet (lower --logging_steps)")
+    rewards = preference_series(history)
+    if rewards["train"]["margins"] or rewards["eval"]["margins"]:
+        out["preference"] = rewards
     return out
+
+
+def preference_series(history: list) -> dict:
+    """TRL's rewards/margins and rewards/accuracies (eval_ prefixed at evaluations) against step."""
+    out = {}
+    for split, prefix in (("train", ""), ("eval", "eval_")):
+        rows = [e for e in history if isinstance(e, dict) and "step" in e
+                and isinstance(e.get(f"{prefix}rewards/margins"), (int, float))]
+        accuracies = [e.get(f"{prefix}rewards/accuracies") for e in rows]
+        out[split] = {"step": [int(e["step"]) for e in rows],
+                      "margins": [float(e[f"{prefix}rewards/margins"]) for e in rows],
+                      # KTO logs no accuracy: an empty list rather than a series with holes
+                      "accuracies": [float(a) for a in accuracies]
+                      if all(isinstance(a, (int, float)) for a in accuracies) else []}
+    return out
+
+
+def plot_preference(ax, rewards: dict) -> None:
+    """Reward margin (left axis) and reward accuracy (right axis, 0-1) against step."""
+    for split, style, colour in (("train", "-", "tab:green"), ("eval", "o-", "tab:olive")):
+        if rewards[split]["margins"]:
+            ax.plot(rewards[split]["step"], rewards[split]["margins"], style, color=colour,
+                    label=f"{split} reward margin")
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward margin (chosen - rejected)")
+    ax.grid(alpha=0.3)
+    right = ax.twinx()
+    for split, style, colour in (("train", "--", "tab:purple"), ("eval", "s--", "tab:pink")):
+        if rewards[split]["accuracies"]:
+            right.plot(rewards[split]["step"], rewards[split]["accuracies"], style, color=colour,
+                       label=f"{split} reward accuracy")
+    right.set_ylim(-0.05, 1.05)
+    right.set_ylabel("reward accuracy")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="best")
 
 
 def plot(data: dict, diagnosis: dict, path: Path) -> None:
@@ -100,7 +141,11 @@ def plot(data: dict, diagnosis: dict, path: Path) -> None:
     # matplotlib: imported here to keep it off the CLI's start-up path
     from matplotlib import pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    rows = 2 if data.get("preference") else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 4.5 * rows), dpi=100, squeeze=False)
+    ax = axes[0][0]
+    if rows == 2:
+        plot_preference(axes[1][0], data["preference"])
     train, evals = data["train"], data["eval"]
     if train["loss"]:
         ax.plot(train["step"], train["loss"], color="tab:blue", alpha=0.3, linewidth=1, label="train loss")
@@ -139,6 +184,10 @@ def write_curves(output_dir, quiet: bool = False, tolerance: float = DEFAULT_TOL
     saved = list(checkpoints(output_dir))
     diagnosis = diagnose(data["train"]["step"], data["train"]["loss"], data["eval"]["step"],
                          data["eval"]["loss"], saved, tolerance)
+    if data.get("preference"):
+        note = preference(data["preference"])
+        if note:
+            diagnosis["preference"] = note
     payload = {"source": str(state.relative_to(output_dir)), "tolerance": tolerance,
                "checkpoints": saved, **data, "diagnosis": diagnosis}
     plot(data, diagnosis, output_dir / "curves.png")
@@ -147,5 +196,7 @@ def write_curves(output_dir, quiet: bool = False, tolerance: float = DEFAULT_TOL
         if state.parent != output_dir:
             print(f"(read {payload['source']}: the run has no final trainer_state.json yet)")
         print(diagnosis["message"])
+        if "preference" in diagnosis:
+            print(diagnosis["preference"]["message"])
         print(f"wrote {output_dir / 'curves.png'} and {output_dir / 'curves.json'}")
     return payload

@@ -144,3 +144,34 @@ def diagnose(train_steps, train_loss, eval_steps, eval_loss, saved: list[int], t
         text += "." + note
     result["message"] = text
     return result
+
+
+def preference(series: dict) -> dict | None:
+    """For DPO/ORPO/KTO runs: did the chosen-minus-rejected reward margin grow, and how often does
+    the model rank the chosen completion first (reward accuracy)? Judged on the smoothed train
+    margin (first vs last point, growth above FLAT_DROP of its largest size counts) and the last
+    eval figures where logged. None for runs that logged no margins."""
+    train, evals = series["train"], series["eval"]
+    if len(train["margins"]) < MIN_TRAIN_POINTS:
+        return None
+    smoothed = moving_median(train["margins"])
+    first, last = smoothed[0], smoothed[-1]
+    scale = max(abs(v) for v in smoothed) or 1.0
+    grew = (last - first) / scale > FLAT_DROP
+    result = {"margin_first": first, "margin_last": last, "margin_grew": grew}
+    text = (f"reward margin (chosen - rejected, smoothed) {'grew' if grew else 'did not grow'}: "
+            f"{first:.4f} -> {last:.4f}")
+    if train["accuracies"]:
+        result["accuracy_last"] = train["accuracies"][-1]
+        text += f"; reward accuracy {train['accuracies'][-1]:.0%} at the end"
+    if evals["margins"]:
+        result.update(eval_margin_last=evals["margins"][-1])
+        text += f"; eval margin {evals['margins'][-1]:.4f}"
+        if evals["accuracies"]:
+            result["eval_accuracy_last"] = evals["accuracies"][-1]
+            text += f", eval accuracy {evals['accuracies'][-1]:.0%}"
+    if not grew:
+        text += (". The model is not separating chosen from rejected: raise the learning rate, train longer, "
+                 "or check that the pairs differ")
+    result["message"] = text + "."
+    return result
