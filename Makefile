@@ -16,6 +16,8 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip -c constraints.txt 2>/dev/null || true
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
+	# llama.cpp's HF -> GGUF converter, from the pinned llama-cpp-python source release (no compile).
+	$(BIN)/tunesmith export converter
 	touch $(STAMP)
 
 install: $(STAMP)

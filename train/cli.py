@@ -15,10 +15,13 @@ from prep.core.flags import HelpFormatter
 COMMANDS = {
     "curves": "train.tools.curves",
     "merge": "train.tools.merge",
+    "export": "train.export.cli",
     "estimate": "train.tools.estimate",
     "models": "train.tools.models",
     "single-pass": "train.heads.cli",
     "compare": "train.heads.compare",
+    "pipeline": "train.pipeline.cli",
+    "eval": "train.observe.harness",
 }
 
 EPILOG = """\
