@@ -316,3 +316,36 @@ def test_a_setup_error_in_a_tokenize_worker_is_the_stage_error(tmp_path, tokeniz
                        "--batch-size", "8", "--workers", workers, "--quiet")
     assert code == 2 and "need a chat template" in err and "Traceback" not in err
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+# A judge whose setting is wrong only where a worker builds it (a file missing on a cluster node):
+# the main process builds the judge first and passes, the workers fail.
+WORKER_SETUP_ERROR = """
+import os, sys
+from prep.core.engine_ray import ray_engine
+from prep.core.errors import StageError, exit_code
+from prep.core.work import Work
+MAIN = os.getpid()
+
+def factory(path):
+    if os.getpid() != MAIN:
+        raise StageError(f"--model {path}: no such file on this node")
+    return lambda records: ([(record, None, None) for record in records], {})
+
+def run():
+    with ray_engine(Work(factory, "judge.bin"), 2, None, True) as judged:
+        for _ in judged([([], [{"id": n}]) for n in range(4)]):
+            pass
+
+sys.exit(exit_code(run))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
+def test_a_setup_error_in_a_ray_worker_is_the_stage_error():
+    # As with the local engine: status 2 and the error's one line, not Ray's wrapped traceback.
+    done = subprocess.run([sys.executable, "-c", WORKER_SETUP_ERROR], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines() == ["tunesmith: error: --model judge.bin: no such file on this node"]

@@ -25,6 +25,7 @@ import yaml
 from prep.core.errors import StageError
 from train.lm import legacy_flags
 from train.lm.args import parser_for
+from train.pipeline.recipe import read_yaml
 
 FLAG = "--config"
 FILE_NAME = "run_config.yaml"  # beside tunesmith-run.json: the flags, loadable with --config
@@ -47,14 +48,7 @@ def split_config(argv: list[str]) -> tuple[str | None, list[str]]:
 
 def load(path: str) -> dict:
     """The file's mapping; StageError for a missing file, bad YAML or a top level that is not a mapping."""
-    file = Path(path)
-    if not file.is_file():
-        near = sorted(p.name for p in file.parent.glob("*.y*ml")) if file.parent.is_dir() else []
-        raise StageError(f"{FLAG} {path}: no such file (YAML files in {file.parent}: {', '.join(near) or 'none'})")
-    try:
-        config = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise StageError(f"{FLAG} {path} is not valid YAML: {exc}") from exc
+    config = read_yaml(path, f"{FLAG} {path}")
     if config is None:
         return {}
     if not isinstance(config, dict):

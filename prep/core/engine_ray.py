@@ -174,6 +174,8 @@ def _judge_window(ray, work: Work, window: list[tuple]) -> list[tuple]:
         for out in verdicts.iter_batches(batch_size=None, batch_format="pyarrow"):
             for n, result in zip(out.column("n").to_pylist(), out.column("verdicts").to_pylist()):
                 judged[n] = pickle.loads(result)
+                if isinstance(judged[n], StageError):
+                    raise judged[n]   # a worker's setup error: the stage stops with its one line
     missing = sum(result is None for result in judged)
     if missing:
         raise RuntimeError(f"Ray returned no verdicts for {missing} of {len(rows)} batches")
@@ -183,6 +185,17 @@ def _judge_window(ray, work: Work, window: list[tuple]) -> list[tuple]:
 def judge_rows(batch, work: Work):
     """In a Ray worker: rows (n, records: a pickled batch) -> rows (n, verdicts: pickled
     ``judge_batch`` result, the verdicts and the counts)."""
-    results = [pickle.dumps(judge_batch(work, pickle.loads(records)), pickle.HIGHEST_PROTOCOL)
-               for records in batch.column("records").to_pylist()]
+    results = [_judged(work, records) for records in batch.column("records").to_pylist()]
     return pa.table({"n": batch.column("n"), "verdicts": pa.array(results, pa.binary())})
+
+
+def _judged(work: Work, records: bytes) -> bytes:
+    """One pickled batch judged, pickled; a StageError (a setting only a worker finds wrong, such
+    as a file missing on its node) comes back as the result, to be raised in the main process as
+    the one-line error it is. Raised here, Ray would log it and hand back its own wrapped error
+    with the worker's traceback."""
+    try:
+        result = judge_batch(work, pickle.loads(records))
+    except StageError as exc:
+        result = exc
+    return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)

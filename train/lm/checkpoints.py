@@ -14,11 +14,12 @@ import os
 import re
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
 from accelerate import PartialState
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainerState
 
 from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
@@ -127,6 +128,32 @@ def copy_model_files(checkpoint: Path, output_dir: Path) -> list[str]:
             os.replace(partial, output_dir / path.name)
             copied.append(path.name)
     return copied
+
+
+def finished_at(trainer, resume: str, is_main: bool) -> bool:
+    """True where the checkpoint reached the run's last step (the Trainer would train one more)."""
+    done = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")).global_step
+    planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
+    if done >= planned and is_main:
+        print(f"tunesmith: {resume} is the end of this run (step {done} of {planned}); nothing to train",
+              file=sys.stderr)
+    return done >= planned
+
+
+def restore_finished(trainer, resume: str) -> bool:
+    """Takes over a checkpoint that holds the whole run; True where its model files were copied
+    to the output (DeepSpeed: the engine that could load its shards exists only inside train())."""
+    trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+    if not trainer.is_deepspeed_enabled:
+        trainer._load_from_checkpoint(resume)
+        return False
+    if not any((Path(resume) / name).is_file() for name in WEIGHTS):
+        raise StageError(f"{resume} holds DeepSpeed's shards only (zero3_save_16bit_model was off): gather "
+                         f"them with python {resume}/zero_to_fp32.py {resume} OUT")
+    if trainer.is_world_process_zero():
+        copy_model_files(Path(resume), Path(trainer.args.output_dir))
+    trainer.accelerator.wait_for_everyone()
+    return True
 
 
 def completion_callback():

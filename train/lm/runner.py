@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import transformers
-from transformers import Trainer, TrainerState, TrainingArguments, set_seed
+from transformers import Trainer, TrainingArguments, set_seed
 
 from prep.core.errors import StageError, exit_code
 from train import run_config
@@ -176,32 +176,6 @@ def _run_record(trainer, method: str, resume: str | None, started: float, status
     return record
 
 
-def _finished_at(trainer, resume: str) -> bool:
-    """True where the checkpoint reached the run's last step (the Trainer would train one more)."""
-    done = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")).global_step
-    planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
-    if done >= planned and is_main_process():
-        print(f"tunesmith: {resume} is the end of this run (step {done} of {planned}); nothing to train",
-              file=sys.stderr)
-    return done >= planned
-
-
-def _restore_finished(trainer, resume: str) -> bool:
-    """Takes over a checkpoint that holds the whole run; True where its model files were copied
-    to the output (DeepSpeed: the engine that could load its shards exists only inside train())."""
-    trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
-    if not trainer.is_deepspeed_enabled:
-        trainer._load_from_checkpoint(resume)
-        return False
-    if not any((Path(resume) / name).is_file() for name in checkpoints.WEIGHTS):
-        raise StageError(f"{resume} holds DeepSpeed's shards only (zero3_save_16bit_model was off): gather "
-                         f"them with python {resume}/zero_to_fp32.py {resume} OUT")
-    if trainer.is_world_process_zero():
-        checkpoints.copy_model_files(Path(resume), Path(trainer.args.output_dir))
-    trainer.accelerator.wait_for_everyone()
-    return True
-
-
 def _curves(output_dir: str) -> None:
     try:
         write_curves(output_dir)
@@ -248,9 +222,9 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
                for k, v in asdict(args).items()}
     _run_record(trainer, method, resume, started, "running", {"options": options})
     copied = False
-    if resume and _finished_at(trainer, resume):
+    if resume and checkpoints.finished_at(trainer, resume, is_main_process()):
         metrics = {}  # the checkpoint already holds the whole run: load it, train nothing
-        copied = _restore_finished(trainer, resume)
+        copied = checkpoints.restore_finished(trainer, resume)
     else:
         metrics = dict(trainer.train(resume_from_checkpoint=resume).metrics)
     step = trainer.state.global_step

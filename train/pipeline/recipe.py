@@ -103,16 +103,22 @@ def _step(item, index: int, variables: dict, path: str) -> Step:
                 launch=values["launch"] or {})
 
 
-def load(path: str, overrides: dict | None = None, environ: dict | None = None) -> tuple[list[Step], dict]:
-    """(steps, env for every step) of the recipe at ``path``; StageError names what is wrong."""
+def read_yaml(path: str, label: str, missing: str = "no such file"):
+    """The YAML document at ``path``; StageError naming the YAML files beside it where there is
+    no such file, and the parser's message where it does not parse. ``label`` starts each message."""
     file = Path(path)
     if not file.is_file():
         near = sorted(p.name for p in file.parent.glob("*.y*ml")) if file.parent.is_dir() else []
-        raise StageError(f"{path}: no such recipe (YAML files in {file.parent}: {', '.join(near) or 'none'})")
+        raise StageError(f"{label}: {missing} (YAML files in {file.parent}: {', '.join(near) or 'none'})")
     try:
-        recipe = yaml.safe_load(file.read_text(encoding="utf-8"))
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise StageError(f"{path} is not valid YAML: {exc}") from None
+        raise StageError(f"{label} is not valid YAML: {exc}") from None
+
+
+def load(path: str, overrides: dict | None = None, environ: dict | None = None) -> tuple[list[Step], dict]:
+    """(steps, env for every step) of the recipe at ``path``; StageError names what is wrong."""
+    recipe = read_yaml(path, path, "no such recipe")
     if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list) or not recipe["steps"]:
         raise StageError(f"{path}: expected a mapping with a non-empty steps: list")
     unknown = [k for k in recipe if k not in TOP_KEYS]
