@@ -12,7 +12,8 @@ is compared with the numpy stage's. rensa (a Rust MinHash) runs its own way side
 shingle strings, RMinHash signatures, RMinHashLSH candidates joined by their estimated Jaccard;
 the stage runs with numpy and with rensa signatures. The whole CLI stage runs in a process of
 its own on local 1 worker, local 2 workers and Ray (Ray only inside a loopback-only network
-namespace), each one's outputs checked equal, with its peak RSS (the process and its workers);
+namespace), each one's outputs checked equal, with the peak PSS of its whole process tree (sampled
+from /proc) and the main process's VmHWM;
 the dedup state's peak (exact keys, signatures, band keys: no text) is measured with tracemalloc.
 Writes bench/results/dedup.{json,md}.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import best_of, command, describe, device_info, table, write_results
+from scale import SAMPLE_SECONDS, TreePeak
 
 from prep.core.records import dumps
 from prep.core.stage import sidecar
@@ -184,20 +186,51 @@ ENGINES = {"local, 1 worker": ["--workers", "1"], "local, 2 workers": ["--worker
            "ray, 2 CPUs": ["--engine", "ray", "--workers", "2"]}
 
 
+class Peaks(TreePeak):
+    """TreePeak's sampled PSS of the process tree, plus the main process's own VmHWM (kB in
+    /proc/PID/status; the kernel's high-water mark, so no sample can miss it)."""
+    hwm = 0
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                status = Path(f"/proc/{self.root}/status").read_text()
+                self.hwm = max(self.hwm, int(status.split("VmHWM:")[1].split()[0]) * 1024)
+            except (OSError, IndexError):   # exited (or a zombie, which has no VmHWM left)
+                pass
+            self.sample()
+            self.done.wait(SAMPLE_SECONDS)
+
+    def sample(self) -> None:
+        total = 0
+        for pid in self.tree():
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
+            except (OSError, IndexError):   # exited, or not ours to read
+                continue
+        self.peak = max(self.peak, total)
+
+
 def run_cli(src: Path, out: Path, flags: list[str]) -> dict:
-    """The whole stage in a process of its own: wall seconds, peak RSS of the process and its
-    workers (the largest one; wait4), the outputs' bytes."""
+    """The whole stage in a process of its own: wall seconds, peak PSS of the process and all its
+    workers together (sampled from /proc every SAMPLE_SECONDS), the main process's VmHWM, the
+    outputs' bytes. (ru_maxrss from wait4 was the largest of the bench and its children: it
+    showed the bench's own memory.)"""
     argv = [sys.executable, "-m", "train.cli", "prep", "dedup", "--input", str(src), "--output", str(out),
             "--quiet", *flags]
     started = time.perf_counter()
     process = subprocess.Popen(argv, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peaks = Peaks(process.pid)
+    peaks.start()
+    _, err = process.communicate()
     seconds = time.perf_counter() - started
-    err = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    assert os.waitstatus_to_exitcode(status) == 0, err[-2000:]
+    peaks.done.set()
+    peaks.join()
+    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
     stats = json.loads(sidecar(out, ".stats.json").read_text())
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "stats": stats,
+    return {"seconds": round(seconds, 2), "tree_pss_mib": round(peaks.peak / 2**20, 1),
+            "main_hwm_mib": round(peaks.hwm / 2**20, 1), "stats": stats,
             "files": (out.read_bytes(), sidecar(out, ".rejected.jsonl").read_bytes())}
 
 
@@ -301,7 +334,7 @@ def markdown(report: dict) -> str:
     jaccard = f["true_jaccard_of_copies"]
     speed = [(s["name"], f"{s['docs_per_s']} ({s['docs_per_cpu_s']})", s["recall"], s["precision"])
              for s in [*f["functions"], f["baseline"]]]
-    runs = [(name, r["seconds"], f"x{r['speedup_vs_1_worker']}", r["peak_rss_mib"], r["kept"],
+    runs = [(name, r["seconds"], f"x{r['speedup_vs_1_worker']}", r["tree_pss_mib"], r["main_hwm_mib"], r["kept"],
              " / ".join(map(str, r["pairs"])), "yes" if r["same_files_as_1_worker"] else "NO")
             for name, r in f["engines"].items()]
     ratio = "; ".join(f"{name}: x{value}" for name, value in f["speedup_vs_rensa"].items())
@@ -318,7 +351,8 @@ def markdown(report: dict) -> str:
         f"x{f['speedup_vs_baseline']}. Planted copies the stage missed (true Jaccard): "
         f"{f['missed_copies_true_jaccard'] or 'none'}.", "",
         "## The whole CLI stage on each engine (I/O included, a process of its own)", "",
-        *table(("engine", "seconds", "vs 1 worker", "peak RSS MiB", "kept", "candidate / checked / joined pairs",
+        *table(("engine", "seconds", "vs 1 worker", "peak PSS of the process tree MiB", "main process VmHWM MiB",
+                "kept", "candidate / checked / joined pairs",
                 "same files"), runs), "",
         f"Dedup state held by the main process at its peak (exact keys, signatures, band keys, pairs; "
         f"no text): {f['state_bytes_per_record']} bytes per record.", ""])

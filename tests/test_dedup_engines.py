@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xxhash
 from test_engines import DATA, SOURCES, UNSHARED, ray_skip_reason
 
 from prep.core.records import read_records
 from prep.core.shapes import main_text
 from prep.dedup.bands import candidate_pairs
 from prep.dedup.minhash import MinHasher, normal_words, rensa_version
+from prep.dedup.shingles import buffer_of, shingle_batch, word_hashes
 from train.cli import main
 
 DEDUP_SOURCES = [*SOURCES, *sorted((DATA / "refusals").glob("*.jsonl")), DATA / "filters" / "language" / "records.jsonl"]
@@ -138,7 +140,7 @@ def test_partitions_do_not_change_the_pairs():
     records = [item.record for source in DEDUP_SOURCES for item in read_records(source) if item.error is None]
     texts = [normal_words(main_text(r)) for r in records[:1500]]
     texts += [t[:-1] for t in texts[:200] if len(t) > 40]   # near copies: the last word dropped
-    signatures = MinHasher(128, 5, 1).signatures(texts)
+    signatures = MinHasher(128, 5, 1).signatures(*shingle_batch([b" ".join(t).decode() for t in texts], 5)[1:])
     one = candidate_pairs(signatures, 16, 8, partitions=1)
     assert len(one) > 100
     for parts in (2, 7, 64):
@@ -173,3 +175,29 @@ def test_ray_writes_the_same_files(real, tmp_path):
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == single
+
+
+def test_batched_shingles_read_each_text_as_its_own_words():
+    """The whole-batch byte buffer (prep.dedup.shingles) on real records in seven languages and
+    every layout: each text's exact key is xxh3-128 of its own normalised words, it has one word
+    window per word past the first k - 1 (or character windows when short), a word hashes the
+    same in every text, and a text's hashes do not depend on the batch it came in."""
+    records = [item.record for source in DEDUP_SOURCES for item in read_records(source) if item.error is None]
+    texts = [main_text(r) for r in records[:800]] + ["", "  \t ", "Ｈｅｌｌｏ,\tWORLD—ok_then!"]
+    keys, flat, offsets = shingle_batch(texts, 5)
+    for i, text in enumerate(texts):
+        words = normal_words(text)
+        assert keys[i].tobytes() == xxhash.xxh3_128_digest(b" ".join(words))
+        count = int(offsets[i + 1] - offsets[i])
+        assert count == len(words) - 4 if len(words) >= 10 else (count > 0) == bool(words)
+    assert any(not t.isascii() for t in texts) and any(len(normal_words(t)) < 10 for t in texts[:800])
+    by_word: dict[bytes, int] = {}
+    all_words = [w for t in texts for w in normal_words(t)]
+    hashes = word_hashes(buffer_of(texts)[0])[0].tolist()
+    assert len(hashes) == len(all_words)
+    for word, h in zip(all_words, hashes):
+        assert by_word.setdefault(word, h) == h
+    assert len(set(by_word.values())) == len(by_word)   # no two distinct words collide
+    _, part, part_offsets = shingle_batch(texts[100:300], 5)
+    assert np.array_equal(part, flat[offsets[100]:offsets[300]])
+    assert np.array_equal(part_offsets, offsets[100:301] - offsets[100])

@@ -2,7 +2,7 @@
 
 Each record is known by its input ordinal (0, 1, ... over the good records), an exact key (128
 bits of xxh3 over its normalised words; never Python's ``hash()``, which differs between
-processes) and a uint32 MinHash signature (num_perm * 4 bytes). ``sign_words`` makes both, in a
+processes) and a uint32 MinHash signature (num_perm * 4 bytes). ``sign_texts`` makes both, in a
 worker or here; ``Deduper`` holds the keys and, per signature, its LSH band keys (8 bytes a
 band: 128 bytes a record at 16 bands, where the signature took 512), no text. ``candidates()`` takes the first
 record of each exact key, finds LSH candidate pairs among them (prep.dedup.bands) and returns
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
-import xxhash
 
 from prep.core.shapes import main_text
 from prep.dedup.bands import band_keys, pairs_of_keys
-from prep.dedup.minhash import MinHasher, candidate_probability, jaccard, normal_words, shingle_sets
+from prep.dedup.minhash import MinHasher, candidate_probability
+from prep.dedup.shingles import buffer_of, exact_keys, jaccard, shingle_batch, shingle_sets
 
 # Texts normalised and signed together: large enough for numpy to amortise its per-call cost.
 BATCH_TEXTS = 1024
@@ -49,11 +49,12 @@ def hasher_of(settings: Settings) -> MinHasher | None:
                                                       settings.signatures)
 
 
-def sign_words(word_lists: list[list[bytes]], hasher: MinHasher | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(exact keys as (m, 2) uint64, signatures (m, num_perm) uint32 or None) of normalised texts."""
-    digests = b"".join(xxhash.xxh3_128_digest(b" ".join(words)) for words in word_lists)
-    keys = np.frombuffer(digests, dtype=np.uint64).reshape(len(word_lists), 2)
-    return keys, None if hasher is None else hasher.signatures(word_lists)
+def sign_texts(texts: list[str], hasher: MinHasher | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(exact keys as (m, 2) uint64, signatures (m, num_perm) uint32 or None) of texts."""
+    if hasher is None:
+        return exact_keys(*buffer_of(texts)), None
+    keys, flat, offsets = shingle_batch(texts, hasher.shingle)
+    return keys, hasher.signatures(flat, offsets)
 
 
 def first_of_key(keys: np.ndarray) -> np.ndarray:
@@ -97,22 +98,22 @@ class Deduper:
         self.hasher = hasher_of(settings)
         self.keys: list[np.ndarray] = []      # exact keys, in ordinal order
         self.blocks: list[np.ndarray] = []    # LSH band keys of the signatures, in ordinal order
-        self.pending: list[list[bytes]] = []  # normalised words given to add(), until signed
+        self.pending: list[str] = []          # texts given to add(), until signed
         self.rep_of = np.empty(0, dtype=np.int64)
 
     def add(self, text: str) -> None:
         """One text in memory (the next ordinal), signed here in batches."""
-        self.pending.append(normal_words(text))
+        self.pending.append(text)
         if len(self.pending) >= BATCH_TEXTS:
             self._sign()
 
     def _sign(self) -> None:
         if self.pending:
-            self.add_signed(*sign_words(self.pending, self.hasher))
+            self.add_signed(*sign_texts(self.pending, self.hasher))
             self.pending = []
 
     def add_signed(self, keys: np.ndarray, signatures: np.ndarray | None) -> None:
-        """The next ordinals' exact keys and signatures, as ``sign_words`` made them."""
+        """The next ordinals' exact keys and signatures, as ``sign_texts`` made them."""
         self.keys.append(keys)
         if signatures is not None:
             self.blocks.append(band_keys(signatures, self.settings.bands, self.settings.rows))

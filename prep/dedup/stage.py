@@ -32,7 +32,8 @@ from prep.core.shapes import main_text
 from prep.core.stage import Stage, not_text, options_of, progress
 from prep.core.work import Work
 from prep.dedup.groups import BATCH_TEXTS, Deduper, Groups, Settings
-from prep.dedup.minhash import choose_bands, rensa_version, shingle_sets
+from prep.dedup.minhash import choose_bands, rensa_version
+from prep.dedup.shingles import shingle_sets
 from prep.dedup.work import decode, signer
 
 
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "num-perm // bands when only --bands is given)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the MinHash permutations")
     parser.add_argument("--signatures", choices=("auto", "numpy", "rensa"), default="auto",
-                        help="MinHash engine: numpy (always there) or rensa (Rust, ~6x faster per "
+                        help="MinHash engine: numpy (always there) or rensa (Rust, ~4x faster per "
                         "signature; pip install rensa); auto: rensa where installed; the one used "
                         "is in the stats")
     parser.add_argument("--keep-duplicates", "--keep_duplicates", dest="keep_duplicates",

@@ -12,8 +12,7 @@ import binascii
 import numpy as np
 
 from prep.core.shapes import main_text
-from prep.dedup.groups import Settings, hasher_of, sign_words
-from prep.dedup.minhash import normal_words
+from prep.dedup.groups import Settings, hasher_of, sign_texts
 
 KEY_BYTES = 16
 
@@ -25,7 +24,7 @@ def signer(settings: Settings):
     def judge(records: list[dict]) -> tuple[list[tuple], dict]:
         if not records:
             return [], {}
-        keys, signatures = sign_words([normal_words(main_text(r)) for r in records], hasher)
+        keys, signatures = sign_texts([main_text(r) for r in records], hasher)
         return [(payload, None, None) for payload in encode(keys, signatures)], {}
     return judge
 
