@@ -199,3 +199,32 @@ def test_cli_table_json_and_errors(cli, tiny_model_dir, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"vocab_size": 10}))
     code, _, err = cli("estimate", "--model", tmp_path, "--method", "full", "--seq-len", 8, "--batch-size", 1)
     assert code == 2 and "hidden_size / n_embd" in err
+
+
+def test_preference_objectives_by_hand():
+    sft = estimate(LLAMA, "full", 128, 2)["bytes"]
+    dpo = estimate(LLAMA, "full", 128, 2, objective="dpo")["bytes"]
+    # A frozen bf16 reference: 2 bytes a parameter, no gradients or optimizer states for it.
+    assert dpo["reference model"] == 2 * LLAMA_PARAMS and sft["reference model"] == 0
+    assert (dpo["gradients"], dpo["optimizer states"]) == (sft["gradients"], sft["optimizer states"])
+    # Chosen + rejected: 2 x 2 sequences of 128 tokens.
+    assert dpo["activations"] == 2 * TOKENS * (2 * FULL_LAYER + FULL_OUTSIDE) and dpo["logits"] == 2 * LOGITS
+    kto = estimate(LLAMA, "full", 128, 2, objective="kto")["bytes"]
+    assert kto["reference model"] == 2 * LLAMA_PARAMS and kto["activations"] == sft["activations"]
+    orpo = estimate(LLAMA, "full", 128, 2, objective="orpo")["bytes"]
+    assert orpo["reference model"] == 0 and orpo["logits"] == 2 * LOGITS
+    # LoRA: the reference is the base with adapters off, so nothing is added.
+    lora = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj", objective="dpo")
+    plain = estimate(LLAMA, "lora", 128, 2, lora_rank=8, lora_targets="q_proj,v_proj")
+    assert lora["bytes"]["reference model"] == 0 and lora["bytes"]["weights"] == plain["bytes"]["weights"]
+    assert lora["bytes"]["activations"] == 2 * plain["bytes"]["activations"]
+
+
+def test_objective_flag_on_the_command_line(cli, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(LLAMA), encoding="utf-8")
+    code, out, err = cli("estimate", "--model", config, "--method", "full", "--objective", "dpo", "--seq-len", "128",
+                         "--batch-size", "2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["objective"] == "dpo" and result["bytes"]["reference model"] == 2 * LLAMA_PARAMS

@@ -8,12 +8,12 @@ the tiny tokenizer's chat template and cut short so that a step takes millisecon
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from killed_run import killed_run
 from train_runner_data import QUICK, one_thread, quiet_env  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,24 +137,6 @@ def test_kto_takes_pairs_as_alternating_rows(tok, tmp_path):
 
 # --- resume --------------------------------------------------------------------------------
 
-def killed_run(args: list[str]) -> int:
-    """The trainer in a forked child that SIGKILLs itself inside the save of step 4, after the
-    checkpoint's files and before its completion marker; returns the child's status."""
-    from train import hf_trainer
-    from train.lm.checkpoints import KILL_ENV
-
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 1
-        try:
-            os.environ[KILL_ENV] = "4"
-            code = hf_trainer.main(args)
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 @pytest.mark.slow
 def test_killed_dpo_run_resumed_under_accelerate_equals_an_unbroken_run(tiny_model_dir, tok, tmp_path):
     import torch
@@ -171,7 +153,7 @@ def test_killed_dpo_run_resumed_under_accelerate_equals_an_unbroken_run(tiny_mod
 
     ref, out = tmp_path / "unbroken", tmp_path / "killed"
     assert hf_trainer.main(args(ref)) == 0
-    assert killed_run(args(out)) == -9 and not (out / "checkpoint-4" / "tunesmith-complete.json").exists()
+    assert killed_run(args(out), 4) == -9 and not (out / "checkpoint-4" / "tunesmith-complete.json").exists()
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "train.hf_trainer", *args(out)]
     done = subprocess.run(launch, cwd=ROOT, env=quiet_env(), capture_output=True, text=True, timeout=300)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from killed_run import killed_run
 from safetensors.torch import load_file
 from train_runner_data import QUICK, data_dir, log_losses, one_thread  # noqa: F401
 
-from train.lm.checkpoints import KILL_ENV, MARKER
+from train.lm.checkpoints import MARKER
 
 
 def argv(model, data, out) -> list[str]:
@@ -17,25 +18,6 @@ def argv(model, data, out) -> list[str]:
                              data["eval"], "--output_dir", out, *QUICK, "--max_steps", "8",
                              "--save_strategy", "steps", "--save_steps", "3", "--eval_strategy", "steps",
                              "--eval_steps", "4", "--group_by_length", "--warmup_ratio", "0.2")]
-
-
-def killed_run(args: list[str]) -> int:
-    """Runs the trainer in a forked child that SIGKILLs itself inside the save of step 6
-    (after the Trainer wrote the files, before the completion marker); returns its status."""
-    import os
-
-    from train import hf_trainer
-
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 1
-        try:
-            os.environ[KILL_ENV] = "6"
-            code = hf_trainer.main(args)
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
 def history(out: Path) -> list[tuple]:
@@ -51,7 +33,7 @@ def test_killed_while_saving_then_rerun_matches_an_unbroken_run(tiny_model_dir, 
     ref, out = tmp_path / "unbroken", tmp_path / "killed"
     assert hf_trainer.main(argv(tiny_model_dir, data, ref)) == 0
 
-    assert killed_run(argv(tiny_model_dir, data, out)) == -9
+    assert killed_run(argv(tiny_model_dir, data, out), 6) == -9
     assert (out / "checkpoint-3" / MARKER).is_file()
     assert (out / "checkpoint-6" / "model.safetensors").is_file() and not (out / "checkpoint-6" / MARKER).exists()
 

@@ -24,6 +24,8 @@ HYPERPARAMETERS = (
     "weight_decay", "max_grad_norm", "bf16", "fp16", "bits", "quant_type", "lora_rank", "lora_alpha",
     "lora_dropout", "lora_target_modules", "use_dora", "use_rslora", "seed",
 )
+# Preference tuning's own flags (run_config.yaml's "method" is the objective: sft, dpo, orpo, kto).
+PREFERENCE = ("beta", "loss_type", "desirable_weight", "undesirable_weight")
 LORA_ONLY = {"lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules", "use_dora", "use_rslora"}
 QUANTIZED_ONLY = {"quant_type"}  # meaningless on a 16-bit base
 
@@ -73,6 +75,10 @@ def data_section(facts: dict) -> list[str]:
 def method_section(facts: dict) -> list[str]:
     config, record, method = facts["config"], facts["record"], method_of(facts)
     lines = ["## Method", "", f"- method: {method}"]
+    objective = config.get("method")
+    if objective and objective != "sft":
+        lines.append(f"- objective: {objective}")
+        lines += [f"- {name}: {config[name]}" for name in PREFERENCE if config.get(name) is not None]
     if record.get("global_step") is not None:
         lines.append(f"- steps trained: {record['global_step']}")
     metrics = record.get("metrics") or {}
@@ -113,7 +119,8 @@ def results_section(facts: dict, export: dict | None) -> list[str]:
 def render(facts: dict, export: dict | None = None) -> str:
     base = facts["base"] or "unknown"
     front = {"base_model": base, "library_name": "peft" if facts["adapter"] and not export else "transformers",
-             "tags": ["tunesmith", method_of(facts)] + (["gguf"] if export else [])}
+             "tags": ["tunesmith", method_of(facts)] + [o for o in [facts["config"].get("method")] if o and o != "sft"]
+             + (["gguf"] if export else [])}
     title = Path(facts["run_dir"]).name if facts["config"] else (export or {}).get("file", "model")
     lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "", f"# {title}", "",
              f"Fine-tuned from `{base}`.", ""]
@@ -122,16 +129,27 @@ def render(facts: dict, export: dict | None = None) -> str:
 
 
 def write(folder: Path, run_dir: Path | None, export: dict | None = None, eval_file: Path | None = None,
-          output: Path | None = None) -> Path:
-    """Render the card for run_dir (None: export facts only) and write it atomically; returns its path."""
+          output: Path | None = None, record: dict | None = None) -> Path:
+    """Render the card for run_dir (None: export facts only) and write it atomically; returns its path.
+    ``record``: fields that win over the run's tunesmith-run.json (a run still writing it)."""
     facts = provenance.run_facts(run_dir, eval_file) if run_dir is not None else \
         {"run_dir": "", "config": {}, "record": {}, "adapter": None, "base": (export or {}).get("base"), "data": {},
          "diagnosis": None, "eval": None}
+    facts["record"] = {**facts["record"], **(record or {})}
     path = output or folder / "README.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     with AtomicFile(path, "w") as out:
         out.handle.write(render(facts, export))
     return path
+
+
+def write_for_trainer(trainer) -> Path:
+    """The card at a run's end, replacing the library's: the steps and mean loss come from the
+    trainer's state, as the runner's final record is written after it."""
+    run_dir = Path(trainer.args.output_dir)
+    losses = [e["train_loss"] for e in trainer.state.log_history if "train_loss" in e]
+    return write(run_dir, run_dir, record={"global_step": trainer.state.global_step,
+                                           "metrics": {"train_loss": losses[-1]} if losses else {}})
 
 
 def run(args: argparse.Namespace) -> int:

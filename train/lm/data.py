@@ -192,8 +192,8 @@ def check_vocab(datasets_by_name: dict, rows: int) -> None:
                                  "tokenizer, or without the --add_special_tokens given here?")
 
 
-def _split(train, data_args, seed: int):
-    size = data_args.eval_dataset_size
+def holdout(train, size: float, seed: int, keep_in_memory: bool = False):
+    """(train, held out or None): --eval_dataset_size rows (a fraction below 1) split off, seeded."""
     n = int(size) if size >= 1 else round(size * len(train))
     if n >= len(train):
         n = max(1, len(train) // 10)
@@ -201,8 +201,12 @@ def _split(train, data_args, seed: int):
               f"training examples; holding out {n}", file=sys.stderr)
     if n < 1:
         return train, None
-    parts = train.train_test_split(test_size=n, seed=seed, shuffle=True)
+    parts = train.train_test_split(test_size=n, seed=seed, shuffle=True, keep_in_memory=keep_in_memory)
     return parts["train"], parts["test"]
+
+
+def _split(train, data_args, seed: int):
+    return holdout(train, data_args.eval_dataset_size, seed)
 
 
 def load_data(data_args, training_args, tokenizer, specials=()) -> tuple:

@@ -11,14 +11,12 @@ a desirable and an undesirable row, as TRL's unpair_preference_dataset does with
 """
 from __future__ import annotations
 
-import sys
-
 import datasets
 import pyarrow.compute as pc
 
 from prep.core.errors import StageError
 from prep.tokenize.arrow_io import read_arrow
-from train.lm.data import source_kind, token_range
+from train.lm.data import holdout, source_kind, token_range
 
 PAIRS = ("prompt_input_ids", "chosen_input_ids", "rejected_input_ids")
 KTO_ROWS = ("prompt_input_ids", "completion_input_ids", "label")
@@ -96,18 +94,6 @@ def check_vocab(datasets_by_name: dict, rows: int) -> None:
                                  f"the model has {rows} embeddings: was it tokenized with another tokenizer?")
 
 
-def _split(train, size: float, seed: int):
-    n = int(size) if size >= 1 else round(size * len(train))
-    if n >= len(train):
-        n = max(1, len(train) // 10)
-        print(f"tunesmith: warning: --eval_dataset_size {size:g} is not below the {len(train)} training rows; "
-              f"holding out {n}", file=sys.stderr)
-    if n < 1:
-        return train, None
-    parts = train.train_test_split(test_size=n, seed=seed, shuffle=True, keep_in_memory=True)
-    return parts["train"], parts["test"]
-
-
 def load_preference(data_args, training_args, method: str) -> tuple:
     """(train, eval or None) with TRL's pre-tokenized columns; the same data flags as SFT."""
     if data_args.train_file and data_args.dataset:
@@ -120,7 +106,7 @@ def load_preference(data_args, training_args, method: str) -> tuple:
     evaluation = load_file(data_args.eval_file, method) if data_args.eval_file else None
     wants_eval = training_args.do_eval or getattr(training_args.eval_strategy, "value", "no") != "no"
     if evaluation is None and data_args.eval_dataset_size > 0 and wants_eval:
-        train, evaluation = _split(train, data_args.eval_dataset_size, seed)
+        train, evaluation = holdout(train, data_args.eval_dataset_size, seed, keep_in_memory=True)
     if data_args.max_train_samples is not None:
         train = train.select(range(min(len(train), data_args.max_train_samples)))
     if evaluation is not None and data_args.max_eval_samples is not None:

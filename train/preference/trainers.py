@@ -17,6 +17,8 @@ import warnings
 
 from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
 
+from train.export import card
+
 # ORPO lives in trl.experimental, whose import warns that its API may change; constraints.txt pins
 # the TRL version, so the warning would only repeat what the pin already says.
 warnings.filterwarnings("ignore", message="You are importing from 'trl.experimental'")
@@ -50,7 +52,24 @@ def _drop_ref_copy(trainer) -> None:
         model.delete_adapter("ref")
 
 
-class PretokenizedDPO(DPOTrainer):
+class OurCard:
+    """TRL writes its own README.md template into output_dir at every checkpoint save, and PEFT's
+    save_pretrained adds another; the run folder should end with one card, made from the run's
+    own record (train/export/card.py). The runner saves the state last, so the card comes then."""
+
+    def create_model_card(self, *args, **kwargs):
+        return None
+
+    def save_state(self):
+        super().save_state()
+        if self.is_world_process_zero():
+            card.write_for_trainer(self)
+
+
+class _PairsOrRows(OurCard):
+    """DPO and KTO: the reference is the base with adapters off; pre-tokenized data skips TRL's
+    dataset step (kept for text data, which the runner never passes but TRL's API allows)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _drop_ref_copy(self)
@@ -58,22 +77,21 @@ class PretokenizedDPO(DPOTrainer):
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
         if PRETOKENIZED not in dataset.column_names:
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+        return self._prepared(dataset, args)
+
+
+class PretokenizedDPO(_PairsOrRows, DPOTrainer):
+    def _prepared(self, dataset, args):
         return _fitting(dataset, args.max_length if args.truncation_mode == "keep_start" else None)
 
 
-class PretokenizedKTO(KTOTrainer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _drop_ref_copy(self)
-
-    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
-        if PRETOKENIZED not in dataset.column_names:
-            return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+class PretokenizedKTO(_PairsOrRows, KTOTrainer):
+    def _prepared(self, dataset, args):
         dataset = _fitting(dataset, args.max_length)
         return _with_kl_completions(dataset, args.per_device_train_batch_size) if self.calculate_KL else dataset
 
 
-class PretokenizedORPO(ORPOTrainer):
+class PretokenizedORPO(OurCard, ORPOTrainer):
     def tokenize_row(self, feature, model=None):
         if PRETOKENIZED not in feature:
             return super().tokenize_row(feature, model)

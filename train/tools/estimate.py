@@ -54,6 +54,10 @@ activations, bytes per token (one token = one of s*b, s sequence length, b batch
 logits    12 * s*b*V (V vocab): around the loss the fp32 log-softmax output (saved), the fp32
           gradient coming in and the one going out are alive together, 4 bytes each
 CUDA context  --cuda-context-gib (default 0.75 GiB; 0.5 to 1 GiB depending on GPU and CUDA)
+preference (--objective): dpo/orpo run chosen + rejected as 2b sequences (activations, logits x2);
+          a full dpo/kto run adds a frozen reference, P * w (no grads or optimizer states); with
+          LoRA the reference is the base with adapters off; orpo has none. Reference and KL forwards
+          run without gradients: nothing of them is kept for backward.
 Not counted: allocator fragmentation, kernel workspaces, evaluation. 1 GiB = 2**30 bytes.
 """
 from __future__ import annotations
@@ -78,6 +82,9 @@ ADAPTER_BYTES = 4
 # Linear layers that read the same tensor as the one listed before them (q/k/v, gate/up): a
 # full run's weight gradients keep that input once.
 SHARES_INPUT = {"k_proj", "v_proj", "up_proj", "key", "value"}
+OBJECTIVES = ("sft", "dpo", "orpo", "kto")
+PAIRED = {"dpo", "orpo"}            # chosen and rejected in one forward: 2x the sequences
+WITH_REFERENCE = {"dpo", "kto"}     # a reference model; a separate copy only in a full run
 LOGITS_BYTES = 12  # per token and vocabulary entry: fp32 log-softmax output, gradient in, gradient out
 
 
@@ -93,6 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "--model_name_or_path", dest="model", required=True,
                         help="a model folder with config.json, a config.json file, or a hub id in the local cache")
     parser.add_argument("--method", required=True, choices=("full", "lora", "qlora"), help="what is trained")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="sft",
+                        help="the runner's --method: sft, or preference tuning (dpo/orpo: pairs double the "
+                        "sequences; dpo/kto full: + a frozen reference model)")
     parser.add_argument("--seq-len", "--seq_len", "--max-length", dest="seq_len", type=int, required=True,
                         help="tokens per sequence")
     parser.add_argument("--batch-size", "--batch_size", "--per_device_train_batch_size", dest="batch_size",
@@ -169,7 +179,8 @@ def activation_bytes(s, method: str, seq: int, batch: int, checkpointing: bool, 
 def estimate(config: dict, method: str, seq_len: int, batch_size: int, checkpointing: bool = False,
              lora_rank: int = lora.RANK, lora_targets: str | None = None, optimizer: str = "adamw",
              precision: str = "bf16", attention: str = "sdpa", cuda_context_gib: float = 0.75,
-             lora_dropout: float = lora.DROPOUT, use_dora: bool = False, use_rslora: bool = False) -> dict:
+             lora_dropout: float = lora.DROPOUT, use_dora: bool = False, use_rslora: bool = False,
+             objective: str = "sft") -> dict:
     """Bytes per part and the counts behind them."""
     if seq_len <= 0 or batch_size <= 0 or lora_rank <= 0:
         raise StageError("--seq-len, --batch-size and --lora-rank must be positive")
@@ -191,15 +202,17 @@ def estimate(config: dict, method: str, seq_len: int, batch_size: int, checkpoin
             (total - n["block_linear"]) * 4 + s.vocab * s.hidden * w
         weights = base + trainable * ADAPTER_BYTES
         grads, opt = trainable * ADAPTER_BYTES, trainable * state
+    sequences = batch_size * (2 if objective in PAIRED else 1)
     parts = {
         "weights": weights, "gradients": grads, "optimizer states": opt,
-        "activations": activation_bytes(s, method, seq_len, batch_size, checkpointing, lora_targets,
+        "reference model": total * w if objective in WITH_REFERENCE and method == "full" else 0,
+        "activations": activation_bytes(s, method, seq_len, sequences, checkpointing, lora_targets,
                                         lora_rank, lora_dropout, ATTENTION_SCORES[attention], w, use_dora),
-        "logits": seq_len * batch_size * s.vocab * LOGITS_BYTES,
+        "logits": seq_len * sequences * s.vocab * LOGITS_BYTES,
         "CUDA context": cuda_context_gib * GIB,
     }
     return {
-        "method": method, "params": total, "trainable": trainable, "layout": s.layout,
+        "method": method, "objective": objective, "params": total, "trainable": trainable, "layout": s.layout,
         "shape": {k: getattr(s, k) for k in ("hidden", "layers", "heads", "kv_heads", "head_dim",
                                              "intermediate", "vocab", "tied")},
         "options": {"seq_len": seq_len, "batch_size": batch_size, "gradient_checkpointing": checkpointing,
@@ -242,6 +255,6 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.model)
     result = estimate(config, args.method, args.seq_len, args.batch_size, args.checkpointing,
                       args.lora_rank, args.lora_targets, args.optimizer, args.precision, args.attention,
-                      args.cuda_context_gib, args.lora_dropout, args.use_dora, args.use_rslora)
+                      args.cuda_context_gib, args.lora_dropout, args.use_dora, args.use_rslora, args.objective)
     print(json.dumps(result, indent=1) if args.json else table(result, args.model))
     return 0
