@@ -169,3 +169,44 @@ def test_published_layouts_and_map(cli, tmp_path):
     assert code == 0 and rejects == [] and records[-1]["input"] == "2+2?" and records[-1]["output"] == "4"
     code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out, "--map", "output")
     assert code == 2 and "KEY=SOURCE_KEY" in err
+
+
+PREFERENCE = ROOT / "tests" / "data" / "preference"
+
+
+def test_real_preference_records_pass_through_with_their_own_keys(cli, tmp_path):
+    """Pairs (UltraFeedback, LLaMA-Factory's ShareGPT pairs, hh-rlhf) and KTO rows keep every key and
+    value: a pair read as an SFT layout would glue the chosen answer to the prompt and lose the
+    rejected one."""
+    sources = sorted(PREFERENCE.glob("*.json*"))
+    assert len(sources) == 4
+    for src in sources:
+        text = src.read_text(encoding="utf-8")
+        given = json.loads(text) if src.suffix == ".json" else [json.loads(line) for line in text.splitlines()]
+        out = tmp_path / f"{src.stem}.out.jsonl"
+        code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out)
+        assert code == 0, err
+        records, rejects, stats = outputs(out)
+        assert rejects == [] and len(records) == len(given), src.name
+        assert sum(stats["shapes"].values()) == len(given)
+        for number, (before, after) in enumerate(zip(given, records), 1):
+            # A JSON array's records are placed by index, a JSONL file's by line.
+            where = f"[{number - 1}]" if src.suffix == ".json" else str(number)
+            assert after["id"] == before.get("id", f"{src.name}:{where}")
+            assert after["meta"] == {**before.get("meta", {}), "source": str(src)}
+            kept = {k: v for k, v in after.items() if k not in ("id", "meta")}
+            assert list(kept) == [k for k in before if k not in ("id", "meta")]
+            assert json.dumps(kept) == json.dumps({k: v for k, v in before.items() if k not in ("id", "meta")})
+
+
+def test_a_broken_preference_record_is_dropped_with_its_reason(cli, tmp_path):
+    src = write_lines(tmp_path / "pairs.jsonl",
+                      {"prompt": "Pick one.", "chosen": "This one.", "rejected": "That one."},
+                      {"prompt": "Pick one.", "chosen": 7, "rejected": "That one."})
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", src, "--output", out)
+    assert code == 0, err
+    records, rejects, stats = outputs(out)
+    assert len(records) == 1 and records[0]["chosen"] == "This one."
+    assert len(rejects) == 1 and "pairs.jsonl:2" in json.dumps(rejects[0])
+    assert stats["shapes"] == {"prompt-chosen-rejected": 1}

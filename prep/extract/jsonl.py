@@ -7,8 +7,11 @@ a blank line and the input or context where there is one, output}; {prompt, gene
 {prompt, completion}, {prompt, response}, {question, answer} -> {input, output}; {input,
 output} as is; {text}; ShareGPT {conversations: [{from, value}]} and OpenAI {messages: [{role,
 content}]} -> {messages: [{role, content}]}. Keys match in any letter case; --map names other
-keys. With --format auto each record's keys pick its layout; a record that fits none is
-dropped ("unknown-shape"). With an explicit --format, a record without the keys that layout
+keys. Preference records (prompt/chosen/rejected, conversations or messages with chosen and
+rejected, hh-rlhf's chosen/rejected dialogues, KTO's prompt/completion or messages with a bool
+label) pass through with their own keys, checked as prep.core.shapes reads them: the later
+stages and `prep tokenize --task preference` read them as they are. With --format auto each
+record's keys pick its layout; a record that fits none is dropped ("unknown-shape"). With an explicit --format, a record without the keys that layout
 needs is dropped ("missing-keys"). "id" is kept (else FILE:LINE), other keys pass through
 untouched, and meta.source names the file.
 """
@@ -29,6 +32,8 @@ from prep.core.shapes import (
     folded,
     layout_of,
     needed_keys,
+    pair_layout,
+    pair_of,
     parse_map,
     prompt_parts,
     renamed,
@@ -74,6 +79,8 @@ def extract(record: dict, where: str, settings: dict, shapes: Counter) -> tuple[
     fmt, text_key = settings["format"], settings["text_key"]
     source = record
     record = renamed(record, settings["key_map"])
+    if fmt == "auto" and pair_layout(record):
+        return _preference(record, source, where, shapes)
     shape = shape_of(record, fmt, text_key)
     if isinstance(shape, tuple):
         return (source, *shape)
@@ -93,6 +100,22 @@ def extract(record: dict, where: str, settings: dict, shapes: Counter) -> tuple[
         instruction, extra = prompt_parts(record, out["input"])
         if extra:
             set_meta(out, prompt_parts={"instruction": instruction, "input": extra})
+    return out, None, None
+
+
+def _preference(record: dict, source: dict, where: str, shapes: Counter) -> tuple[dict, str | None, str | None]:
+    """A preference record as it came (its keys are what the preference stages read), with an id
+    and meta.source added; mapping its prompt to {input, output} or messages would glue the chosen
+    response to the prompt and lose the rejected one."""
+    try:
+        layout = pair_of(record).layout
+    except Unusable as exc:
+        return source, exc.reason, exc.detail
+    shapes[layout] += 1
+    path, _, position = where.rpartition(":")
+    out = {"id": record["id"] if "id" in record else f"{Path(path).name}:{position}"}
+    out.update((k, v) for k, v in record.items() if k != "id")
+    set_meta(out, source=path)
     return out, None, None
 
 
