@@ -8,18 +8,23 @@ memory-maps) with three columns: ``input_ids`` and ``labels`` (list<int32>) and 
 from __future__ import annotations
 
 import json
+import sys
+from array import array
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from prep.core.atomic import AtomicFile
 from prep.core.errors import StageError
+from prep.tokenize.masking import IGNORE
 
 # Rows per Arrow record batch: small enough to keep memory flat, large enough that the
 # per-batch overhead (a few hundred bytes of metadata) does not matter.
 BATCH_ROWS = 1000
 # The IPC file format starts with these 6 bytes; the stream format with 0xFFFFFFFF.
 FILE_MAGIC = b"ARROW1"
+# Length percentiles written to the stats file.
+PERCENTILES = (50, 90, 99)
 # Schema metadata key under which the tokenizer settings travel with the data.
 META_KEY = b"tunesmith"
 
@@ -49,8 +54,21 @@ def list_array(rows: list[list[int]]):
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)), lengths
 
 
+def int32_bytes(ids) -> bytes:
+    """Token ids as little-endian int32 bytes: the payload between workers and ``ArrowWriter``."""
+    packed = array("i", ids)
+    if sys.byteorder == "big":   # little-endian on every machine of a cluster
+        packed.byteswap()
+    return packed.tobytes()
+
+
 class ArrowWriter:
-    """Appends examples to an IPC stream in record batches of ``batch_rows``."""
+    """Appends examples to an IPC stream in record batches of ``batch_rows``, and keeps the
+    lengths and trained-label counts of what it wrote (for the stats file).
+
+    Rows are held as int32 bytes (``add_bytes``, what the workers send) and turned into Arrow
+    buffers once per batch: a join and a ``frombuffer``, no Python int per token.
+    """
 
     def __init__(self, sink: BinaryIO, metadata: dict | None = None, batch_rows: int = BATCH_ROWS):
         # pyarrow: imported here to keep it off the CLI's start-up path
@@ -59,31 +77,56 @@ class ArrowWriter:
         self.schema = schema(metadata)
         self.writer = pa.ipc.new_stream(sink, self.schema)
         self.batch_rows = batch_rows
-        self.ids: list[list[int]] = []
-        self.labels: list[list[int]] = []
+        self.ids: list[bytes] = []
+        self.labels: list[bytes] = []
         self.rows = 0
+        self.lengths: list = []   # an int64 array per batch written
+        self.label_tokens = 0
 
     def add(self, example: dict) -> None:
-        ids, labels = example["input_ids"], example["labels"]
+        self.add_bytes(int32_bytes(example["input_ids"]), int32_bytes(example["labels"]))
+
+    def add_bytes(self, ids: bytes, labels: bytes) -> None:
+        """One row from its input_ids and labels as little-endian int32 bytes."""
         if len(ids) != len(labels):
-            raise ValueError(f"input_ids ({len(ids)}) and labels ({len(labels)}) differ in length")
+            raise ValueError(f"input_ids ({len(ids) // 4}) and labels ({len(labels) // 4}) differ in length")
         self.ids.append(ids)
         self.labels.append(labels)
         if len(self.ids) >= self.batch_rows:
             self.flush()
 
     def flush(self) -> None:
-        # pyarrow: imported here to keep it off the CLI's start-up path
+        # numpy, pyarrow: imported here to keep them off the CLI's start-up path
+        import numpy as np
         import pyarrow as pa
 
         if not self.ids:
             return
-        ids, lengths = list_array(self.ids)
-        labels, _ = list_array(self.labels)
-        batch = pa.record_batch([ids, labels, pa.array(lengths, pa.int32())], schema=self.schema)
-        self.writer.write_batch(batch)
+        lengths = np.fromiter(map(len, self.ids), dtype=np.int64, count=len(self.ids)) // 4
+        offsets = np.zeros(len(self.ids) + 1, dtype=np.int32)
+        np.cumsum(lengths, out=offsets[1:])
+        offsets = pa.array(offsets)
+        flat_ids = np.frombuffer(b"".join(self.ids), dtype="<i4").astype(np.int32, copy=False)
+        flat_labels = np.frombuffer(b"".join(self.labels), dtype="<i4").astype(np.int32, copy=False)
+        self.label_tokens += int(np.count_nonzero(flat_labels != IGNORE))
+        self.lengths.append(lengths)
+        columns = [pa.ListArray.from_arrays(offsets, pa.array(flat)) for flat in (flat_ids, flat_labels)]
+        self.writer.write_batch(pa.record_batch([*columns, pa.array(lengths, pa.int32())], schema=self.schema))
         self.rows += len(self.ids)
         self.ids, self.labels = [], []
+
+    def summary(self) -> dict:
+        """examples, tokens_total, label_tokens and the length percentiles of what was written."""
+        # numpy: imported here to keep it off the CLI's start-up path
+        import numpy as np
+
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+        out = {"examples": int(lengths.size), "tokens_total": int(lengths.sum()), "label_tokens": self.label_tokens}
+        if lengths.size:
+            out["length"] = {**{f"p{q}": int(np.percentile(lengths, q, method="higher")) for q in PERCENTILES},
+                             "max": int(lengths.max()), "min": int(lengths.min()),
+                             "mean": round(float(lengths.mean()), 1)}
+        return out
 
     def close(self) -> int:
         self.flush()

@@ -29,14 +29,12 @@ from prep.core.flags import add_engine, add_input, add_output, add_quiet
 from prep.core.records import input_files, read_records
 from prep.core.stage import Stage, options_of
 from prep.core.work import Work
-from prep.tokenize.arrow_io import ArrowWriter
+from prep.tokenize.arrow_io import ArrowWriter, int32_bytes
 from prep.tokenize.encode import TokenizeConfig, prompt_format
 from prep.tokenize.formats import FORMATS
-from prep.tokenize.masking import IGNORE, Packer, detect_specials
+from prep.tokenize.masking import Packer, detect_specials
 from prep.tokenize.preference import stage as preference
-from prep.tokenize.work import EVENTS, check_template, judge, tokenizer_for, unpack
-
-PERCENTILES = (50, 90, 99)
+from prep.tokenize.work import EVENTS, as_ints, check_template, judge, payload, tokenizer_for
 
 
 def add_arguments(parser) -> None:
@@ -101,32 +99,6 @@ def _workers(text: str) -> int:
     return value
 
 
-class ExampleStats:
-    """Lengths and label counts of what is written, for the stats file."""
-
-    def __init__(self):
-        self.lengths: list[int] = []
-        self.label_tokens = 0
-
-    def add(self, example: dict) -> dict:
-        self.lengths.append(len(example["input_ids"]))
-        self.label_tokens += len(example["labels"]) - example["labels"].count(IGNORE)
-        return example
-
-    def summary(self) -> dict:
-        # numpy: imported here to keep it off the CLI's start-up path
-        import numpy as np
-
-        out = {"examples": len(self.lengths), "tokens_total": int(sum(self.lengths)),
-               "label_tokens": self.label_tokens}
-        if self.lengths:
-            lengths = np.asarray(self.lengths)
-            out["length"] = {**{f"p{q}": int(np.percentile(lengths, q, method="higher")) for q in PERCENTILES},
-                             "max": int(lengths.max()), "min": int(lengths.min()),
-                             "mean": round(float(lengths.mean()), 1)}
-        return out
-
-
 def _metadata(args, config: TokenizeConfig, tokenizer, specials, fmt) -> dict:
     """Stored in the Arrow schema so that `prep inspect` and the trainer know the settings."""
     return {"tokenizer": str(args.tokenizer_path), "max_length": config.max_length, "mode": config.mode,
@@ -163,32 +135,31 @@ def _counts(counters: Counter) -> dict:
 
 
 class Rows:
-    """The main process's side: kept payloads decoded, documents packed, rows written in order."""
+    """The main process's side: kept payloads written as they come, documents packed, in order."""
 
     def __init__(self, writer: ArrowWriter, max_length: int, pack: bool):
         self.writer = writer
-        self.stats = ExampleStats()
         self.packer = Packer(max_length) if pack else None
         self.events: Counter = Counter()
 
-    def _add(self, ids: list[int], labels: list[int]) -> None:
-        self.writer.add(self.stats.add({"input_ids": ids, "labels": labels}))
+    def _block(self, block: list[int]) -> None:
+        self.events["pack_blocks"] += 1
+        raw = int32_bytes(block)
+        self.writer.add_bytes(raw, raw)
 
     def write(self, line: str) -> None:
-        kind, ids, labels = unpack(line)
-        if kind != "doc":
-            self._add(ids, labels)
+        kind, ids, labels = payload(line)
+        if kind == "example":
+            self.writer.add_bytes(ids, labels)
             return
         self.events["packed_documents"] += 1
-        for block in self.packer.add(ids):
-            self.events["pack_blocks"] += 1
-            self._add(block, list(block))
+        for block in self.packer.add(as_ints(ids)):
+            self._block(block)
 
     def close(self) -> None:
         for block in self.packer.finish() if self.packer else ():
-            self.events["pack_blocks"] += 1
+            self._block(block)
             self.events["pack_last_block_tokens"] = len(block)
-            self._add(block, list(block))
         self.writer.close()
 
 
@@ -206,7 +177,7 @@ def _extra(rows: Rows, worker_events: dict, config: TokenizeConfig, fmt, special
     """The stage's own stats: what was written, the events of workers and packing, the settings."""
     counters = Counter(rows.events)
     counters.update(worker_events)
-    return {**rows.stats.summary(), **_counts(counters), "pack_last_block_tokens":
+    return {**rows.writer.summary(), **_counts(counters), "pack_last_block_tokens":
             counters.get("pack_last_block_tokens", 0) if config.pack else None,
             **fmt.describe(),
             "tokenizer": {"path": str(path), "bos_id": specials.bos_id, "eos_id": specials.eos_id,

@@ -5,8 +5,9 @@ the same one, such as the main process whose judge forked workers inherit, reuse
 each record into a job (prep.tokenize.modes) and encodes a batch of jobs in one tokenizer call
 (prep.tokenize.batches.Encoder). A record that cannot be used comes back as a drop; a kept one
 as its payload: the example's token ids, not the record, since the output is Arrow. The main
-process decodes the payload (``unpack``), packs documents where --pack asks (packing joins
-records across batches, so it stays in one place) and writes the rows, in input order.
+process decodes the payload (``payload``) and hands an example's int32 bytes to the Arrow
+writer as they are (no Python int per token on that side); it packs documents where --pack
+asks (packing joins records across batches, so it stays in one place); rows go in input order.
 
 The payload travels as the engine's kept line: a JSON string holding a kind letter ("e": an
 example, ids then labels; "d": a document to pack, ids alone) and the token ids as int32 in
@@ -21,6 +22,7 @@ from array import array
 from collections import Counter
 
 from prep.core.errors import StageError
+from prep.tokenize.arrow_io import int32_bytes
 from prep.tokenize.batches import Encoder
 from prep.tokenize.chat import template_text
 from prep.tokenize.encode import TokenizeConfig, load_tokenizer, prompt_format
@@ -44,31 +46,36 @@ def tokenizer_for(path: str, added: tuple[str, ...] = ()):
     return _loaded[key]
 
 
-def _int32(ids) -> bytes:
-    packed = array("i", ids)
-    if sys.byteorder == "big":   # the payload is little-endian on every machine of a cluster
-        packed.byteswap()
-    return packed.tobytes()
-
-
 def pack(kind: str, ids: list[int], labels: list[int] | None) -> str:
     """An encoded example (or a document to pack) as one payload string."""
     if kind == "doc":
-        return "d" + base64.b64encode(_int32(ids)).decode("ascii")
-    return "e" + base64.b64encode(_int32(ids) + _int32(labels)).decode("ascii")
+        return "d" + base64.b64encode(int32_bytes(ids)).decode("ascii")
+    return "e" + base64.b64encode(int32_bytes(ids) + int32_bytes(labels)).decode("ascii")
+
+
+def payload(line: str) -> tuple[str, bytes, bytes | None]:
+    """``(kind, ids, labels)`` from a kept line (a JSON string of base64 letters: no escapes), the
+    ids and labels as little-endian int32 bytes (``ArrowWriter.add_bytes`` takes them as they are)."""
+    raw = base64.b64decode(line.strip()[2:-1])
+    if line.lstrip()[1] == "d":
+        return "doc", raw, None
+    half = len(raw) // 2
+    return "example", raw[:half], raw[half:]
+
+
+def as_ints(part: bytes) -> list[int]:
+    """Little-endian int32 bytes of a payload as a list of ints."""
+    ints = array("i")
+    ints.frombytes(part)
+    if sys.byteorder == "big":
+        ints.byteswap()
+    return ints.tolist()
 
 
 def unpack(line: str) -> tuple[str, list[int], list[int] | None]:
-    """``(kind, ids, labels)`` from a kept line (a JSON string of base64 letters: no escapes)."""
-    payload = line.strip()[1:-1]
-    ints = array("i")
-    ints.frombytes(base64.b64decode(payload[1:]))
-    if sys.byteorder == "big":
-        ints.byteswap()
-    if payload[0] == "d":
-        return "doc", ints.tolist(), None
-    half = len(ints) // 2
-    return "example", ints[:half].tolist(), ints[half:].tolist()
+    """``(kind, ids, labels)`` from a kept line, as lists of ints."""
+    kind, ids, labels = payload(line)
+    return kind, as_ints(ids), None if labels is None else as_ints(labels)
 
 
 def check_template(counts: dict, tokenizer) -> None:
