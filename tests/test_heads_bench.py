@@ -62,6 +62,25 @@ def test_calibration_figures(bench):
     assert out["ece"] == pytest.approx(round((0.1 + 0.8 + 0.3 + 0.4) / 4, 4))
 
 
+def test_large_n_rows_have_no_near_copies_and_keep_the_class_shares(bench):
+    # Real rows would be embeddings; TREC-like shapes suffice here: 3 classes, unit rows in 24 dims.
+    rng = np.random.default_rng(4)
+    labels = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
+    x = rng.normal(size=(100, 24)) + 2.0 * np.eye(24)[[("abc".index(v)) for v in labels]]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    rows, drawn = bench.gaussian_rows(x.astype(np.float32), labels, 3000)
+    assert rows.shape == (3000, 24) and rows.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-5)
+    assert abs(drawn.count("a") / 3000 - 0.6) < 0.04 and abs(drawn.count("c") / 3000 - 0.1) < 0.03
+    # The nearest other row is about as far as in the source (a resample with noise sat at ~0.02).
+    def nearest(m):
+        d = np.linalg.norm(m[:, None] - m[None], axis=2) + 9 * np.eye(len(m))
+        return np.median(d.min(1))
+    assert nearest(rows[:300]) > 0.5 * nearest(x)
+    means = {c: rows[[v == c for v in drawn]].mean(0) for c in "abc"}
+    assert all(np.argmax(means[c]) == "abc".index(c) for c in "abc")  # each class keeps its own mean
+
+
 @pytest.mark.slow
 def test_a_whole_run_writes_both_tables(tmp_path):
     from prep.embed import minilm_available

@@ -213,3 +213,20 @@ def test_centred_moments_match_numpy_and_stream_blocks(monkeypatch):
     np.testing.assert_allclose(m["mu"].numpy(), mu, rtol=1e-10)
     np.testing.assert_allclose(m["gram"].numpy(), (z - mu).T @ (w[:, None] * (z - mu)), rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(m["cross"].numpy(), (z - mu).T @ (w[:, None] * (y - ybar)), rtol=1e-4, atol=1e-3)
+
+
+def test_search_on_a_sample_refits_on_every_row_and_caching_changes_nothing(monkeypatch):
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(700, 2)).astype(np.float32)
+    ring = ["in" if r < 1.1 else "out" for r in np.linalg.norm(x, axis=1)]
+    opts = HeadOptions(select_rows=200, landmarks=40)
+    head = fit_head(x[:500], ring[:500], opts)
+    search = head.config["lambda_search"]
+    assert search["rows"] == 200 and head.config["dims"]["train"] == 500
+    assert head.config["features"]["kind"] == "linear+rbf" and len(search["gamma_probes"]) == 3
+    assert np.mean(np.array(predict(head, x[500:])[0]) == np.array(ring[500:])) > 0.9
+    # Features made once per candidate (cached) or per pass, block by block: the same fit.
+    monkeypatch.setattr(select, "CACHE_ROWS", 0)
+    again = fit_head(x[:500], ring[:500], opts)
+    assert again.config["lambda"] == head.config["lambda"]
+    np.testing.assert_allclose(again.tensors["weights"].numpy(), head.tensors["weights"].numpy(), rtol=1e-5, atol=1e-6)

@@ -191,7 +191,12 @@ def test_solver_dual_makes_every_row_a_landmark_and_auto_records_its_search():
     assert exact.tensors["landmarks"].shape == (40, 8) and exact.config["solver"] == "dual"
     auto = fit_head(x, labels, HeadOptions())
     search = auto.config["lambda_search"]
-    assert [c["kind"] for c in search["candidates"]] == ["linear"] + ["linear+rbf"] * 3
+    # gamma is picked on the rbf block alone (the cheap m x m probes); linear+rbf is scored once, there.
+    assert [c["kind"] for c in search["candidates"]] == ["linear", "linear+rbf"]
+    probes = search["gamma_probes"]
+    assert [c["kind"] for c in probes] == ["rbf"] * 3 and len({c["gamma"] for c in probes}) == 3
+    best_probe = min(probes, key=lambda c: (c["loo_error"], c["loo_mse"]))
+    assert search["candidates"][1]["gamma"] == best_probe["gamma"]
     assert search["rows"] == 40 and len(search["grid"]) == len(search["scores"]) == 33
     with pytest.raises(StageError, match="unknown kernel"):
         fit_head(x, labels, HeadOptions(kernel="poly"))

@@ -117,7 +117,7 @@ def add_head_flags(parser, with_method: bool = True) -> None:
                             "(the seed's formula)")
     parser.add_argument("--gamma", type=float, default=None,
                         help="rbf width; unset: 1 / median squared distance between rows, times 0.5, 1 and 2, "
-                        "picked by leave-one-out")
+                        "picked by leave-one-out on the rbf features alone")
     parser.add_argument("--landmarks", type=int, default=256,
                         help="Nystrom landmarks m (k-means++ seeds among the rows searched)")
     parser.add_argument("--seed", type=int, default=0, help="seed for landmarks and samples")

@@ -5,6 +5,10 @@ and auto = linear plus linear+rbf. The rbf width gamma is the median heuristic's
 ``GAMMA_FACTORS`` (or ``--gamma`` alone); the landmarks are k-means++ seeds among the rows
 searched. Each candidate costs one weighted, centred Gram matrix, one eigendecomposition and one
 pass over the rows for the leave-one-out scores of every lambda on the grid (lambda_select.py).
+For auto, gamma is picked on the rbf block alone (m features, an m x m eigendecomposition per
+gamma) and linear+rbf is scored once, at that gamma: its (d + m) x (d + m) eigendecomposition is
+the search's largest step (640^2 costs about ten times 256^2 on one thread), paid once instead of
+once per gamma.
 Each candidate keeps its best lambda: the fewest leave-one-out mistakes (classification; ties:
 the smaller leave-one-out squared error) or the smallest leave-one-out squared error
 (regression). Between candidates the one-standard-error rule applies: the plain linear head
@@ -24,6 +28,10 @@ from dataclasses import dataclass, field
 from train.heads import kernels, lambda_select, solvers
 
 GAMMA_FACTORS = (0.5, 1.0, 2.0)
+# Scanned rows up to this many keep their feature matrix between the passes of one candidate
+# (moments, lambda scan, calibration): 2048 x 640 float32 is 5 MiB, and the rbf features of a
+# row cost an m x d product and an exp each time they are made.
+CACHE_ROWS = 8192
 
 
 @dataclass
@@ -60,6 +68,10 @@ class Search:
 
 
 
+def _as_is(chunk):
+    return chunk
+
+
 def candidates(x, kernel: str, gamma: float | None, landmarks: int, seed: int) -> list[tuple[dict, dict]]:
     """(feature spec, tensors) for each candidate of ``kernel`` on the rows ``x``."""
     # numpy: imported here to keep it off the CLI's start-up path
@@ -85,15 +97,20 @@ def evaluate(fit_rows: tuple, scan_rows: tuple, spec: dict, tensors: dict, lam: 
     of them, or the same), for every lambda of the grid (or ``lam`` alone). Each is (x, y, w, labels)."""
     featurize = kernels.feature_map(spec, tensors)
     x, y, w, _ = fit_rows
+    sx, sy, sw, sl = scan_rows
+    scan_map = featurize
+    if len(sx) <= CACHE_ROWS:  # made once, read by the three passes over the scanned rows
+        sx, scan_map = featurize(sx), _as_is
+    if fit_rows is scan_rows:
+        x, featurize = sx, scan_map
     moments = solvers.centred_moments(x, featurize, y, w, intercept)
     eigen = kernels.eigh(moments["gram"])
     grid = [lam] if lam is not None else lambda_select.head_grid(moments["gram"])
-    sx, sy, sw, sl = scan_rows
-    totals = lambda_select.scan(sx, featurize, sy, moments, eigen, grid, sw, sl)
+    totals = lambda_select.scan(sx, scan_map, sy, moments, eigen, grid, sw, sl)
     scores = totals.scores(criterion)
     best, _ = lambda_select.best_of(grid, scores)
     index = grid.index(best)
-    return Evaluated(spec, tensors, moments, eigen, grid, totals, index, scores[index], featurize, scan_rows)
+    return Evaluated(spec, tensors, moments, eigen, grid, totals, index, scores[index], scan_map, (sx, sy, sw, sl))
 
 
 def _subset(n: int, rows: int, seed: int):
@@ -115,12 +132,21 @@ def search(x, y, w, labels, opts, criterion: str) -> Search:
     full = (x, y, w, labels)
     sample = tuple(_take(v, rows) for v in full)
     m = len(sample[0]) if exact else min(opts.landmarks, len(sample[0]))
-    scored = [evaluate(sample, sample, spec, tensors, opts.lam, criterion, opts.bias)
-              for spec, tensors in candidates(sample[0], opts.kernel, opts.gamma, m, opts.seed)]
+
+    def score(spec, tensors):
+        return evaluate(sample, sample, spec, tensors, opts.lam, criterion, opts.bias)
+    listed = candidates(sample[0], opts.kernel, opts.gamma, m, opts.seed)
+    probes = []
+    if opts.kernel == "auto" and len(listed) > 2:
+        probes = [score({**spec, "kind": "rbf"}, tensors) for spec, tensors in listed[1:]]
+        pick = min(range(len(probes)), key=lambda i: (_key(probes[i].score), i))
+        listed = [listed[0], listed[1 + pick]]
+    scored = [score(spec, tensors) for spec, tensors in listed]
     chosen = one_standard_error(scored)
     best = scored[chosen]
     record = {"rows": len(sample[0]), "landmarks": m if best.tensors else None,
-              "candidates": [e.summary() for e in scored], "chosen": chosen}
+              "candidates": [e.summary() for e in scored], "chosen": chosen,
+              "gamma_probes": [e.summary() for e in probes]}
     if rows is not None:  # refit the winner on every row; lambda again, scored on the sample
         best = evaluate(full, sample, best.spec, best.tensors, opts.lam, criterion, opts.bias)
     record["grid"] = [float(v) for v in best.grid]

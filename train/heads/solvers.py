@@ -75,8 +75,9 @@ def centred_moments(x, featurize, y, w=None, intercept: bool = True):
         yb = y[start:start + len(phi)]
         if not acc:
             first = torch.ones(len(phi), dtype=f64) if wb is None else wb
-            # The shift is rounded to the features' dtype: it is subtracted in that dtype below.
-            shift = ((first @ phi.double()) / first.sum()).to(phi.dtype).double()
+            # Any shift near the mean will do (the exact centring comes after), so it is summed in the
+            # features' dtype (no float64 copy of the block) and subtracted in that dtype below.
+            shift = ((first.to(phi.dtype) @ phi) / float(first.sum())).double()
             acc = {"shift": shift if intercept else torch.zeros(phi.shape[1], dtype=f64),
                    "yshift": (first @ yb) / first.sum() if intercept else torch.zeros(y.shape[1], dtype=f64),
                    "gram": 0.0, "cross": 0.0, "psum": 0.0, "ysum": 0.0}
