@@ -59,3 +59,25 @@ def tiny_model_dir(tmp_path_factory, tokenizers_dir):
     tok = AutoTokenizer.from_pretrained(tokenizers_dir["bos_eos"])
     make_llama(directory, tok)
     return directory
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """One Ray head node on 127.0.0.1 (2 CPUs) for the session, started when a test first asks
+    for it; its tests join it with ``--ray-address head.address`` and ``head.driver_env()``. At
+    the end it must hold no job or actor of a driver that left, every CPU free, and nothing of it
+    may outlive its stop."""
+    from ray_cluster import RayHead, left_behind
+    from test_engines import ray_skip_reason
+
+    if ray_skip_reason() is not None:
+        pytest.skip(ray_skip_reason())
+    head = RayHead(cpus=2)
+    head.start()
+    try:
+        yield head
+        state = left_behind(head)
+    finally:
+        killed = head.stop()
+    assert not state["jobs"] and not state["actors"] and state["free_cpus"] == state["cpus"], state
+    assert not killed, f"still running after the head stopped: {killed}"

@@ -172,7 +172,7 @@ from train.cli import main; sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
-def test_ray_writes_the_same_files(tmp_path, monkeypatch, small_limits, tiny_bert_dir):  # noqa: F811
+def test_ray_writes_the_same_files(tmp_path, monkeypatch, small_limits, tiny_bert_dir, ray_head):  # noqa: F811
     # Several batches and Ray windows per run, in a process of its own (Ray leaves threads behind).
     src = sample(tmp_path / "in.jsonl", 2500, seed=4)
     monkeypatch.setattr("prep.cluster.embed_pass.TFIDF_BATCH", 128)
@@ -182,8 +182,9 @@ def test_ray_writes_the_same_files(tmp_path, monkeypatch, small_limits, tiny_ber
         local = cluster(src, tmp_path / f"{name}-local.jsonl", *flags)
         out = tmp_path / f"{name}-ray.jsonl"
         argv = ["prep", "cluster", "--input", str(src), "--output", str(out), "--quiet", "--clusters", "6",
-                "--per-cluster", "150", *flags, "--engine", "ray", "--workers", "2"]
-        done = subprocess.run([sys.executable, "-c", RAY_SCRIPT, *argv], capture_output=True, text=True, timeout=300)
+                "--per-cluster", "150", *flags, "--engine", "ray", "--workers", "2", "--ray-address", ray_head.address]
+        done = subprocess.run([sys.executable, "-c", RAY_SCRIPT, *argv], capture_output=True, text=True, timeout=300,
+                              env=ray_head.driver_env())
         assert done.returncode == 0, done.stderr[-3000:]
         assert out.read_bytes() == local["output"], name
         assert out.with_name(out.name + ".rejected.jsonl").read_bytes() == local["rejects"], name

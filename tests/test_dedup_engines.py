@@ -163,16 +163,17 @@ def test_rensa_signatures_find_what_numpy_finds(real, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
-def test_ray_writes_the_same_files(real, tmp_path):
+def test_ray_writes_the_same_files(real, tmp_path, ray_head):
     # A process of its own (Ray leaves threads behind); windows of 1,000 records, so that the
     # signatures come back from several Ray datasets and batches end between windows.
     src, _, single = real
     out = tmp_path / "ray.jsonl"
     argv = ["prep", "dedup", "--input", str(src), "--output", str(out), "--quiet", "--signatures", "numpy",
-            "--engine", "ray", "--workers", "2"]
+            "--engine", "ray", "--workers", "2", "--ray-address", ray_head.address]   # the session's cluster
     script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 1000\n"
               "from train.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300,
+                          env=ray_head.driver_env())
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == single
 

@@ -185,16 +185,23 @@ def ray_skip_reason() -> str | None:
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
 @pytest.mark.parametrize("stage", STAGES)
-def test_ray_writes_the_same_files(big, tmp_path, stage):
+def test_ray_writes_the_same_files(big, tmp_path, stage, request):
     # A process of its own (Ray leaves threads and handlers behind), windows of 1,000 records so
-    # that verdicts and counters come back across several Ray datasets.
+    # that verdicts and counters come back across several Ray datasets. clean starts and stops a
+    # local cluster of its own (the only test that does); filter joins the session's cluster.
     src, _, single = big
     out = tmp_path / "out.jsonl"
     argv = ["prep", stage, "--input", str(src), "--output", str(out), "--quiet", *STAGES[stage],
             "--engine", "ray", "--workers", "2"]
+    if stage == "clean":
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    else:
+        head = request.getfixturevalue("ray_head")
+        argv, env = [*argv, "--ray-address", head.address], head.driver_env()
     script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 1000\n"
               "from train.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == single[stage]
 
@@ -287,16 +294,17 @@ def test_extract_jsonl_on_three_workers_matches_one_process(tmp_path, monkeypatc
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
-def test_ray_tokenizes_to_the_same_arrow_file(tmp_path, tokenizers_dir):
+def test_ray_tokenizes_to_the_same_arrow_file(tmp_path, tokenizers_dir, ray_head):
     src, _ = tokenize_sample(tmp_path / "in.jsonl", 400, seed=6)
     one = tokenized(src, tmp_path / "one.arrow", tokenizers_dir["bos_eos"], "--workers", "1")
     out = tmp_path / "ray.arrow"
     argv = ["prep", "tokenize", "--input", str(src), "--output", str(out), "--quiet", "--tokenizer-path",
             str(tokenizers_dir["bos_eos"]), "--max-length", "384", "--batch-size", "16", "--engine", "ray",
-            "--workers", "2"]
+            "--workers", "2", "--ray-address", ray_head.address]
     script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 100\n"
               "from train.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300,
+                          env=ray_head.driver_env())
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == one
 
@@ -343,9 +351,10 @@ sys.exit(exit_code(run))
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
-def test_a_setup_error_in_a_ray_worker_is_the_stage_error():
+def test_a_setup_error_in_a_ray_worker_is_the_stage_error(ray_head):
     # As with the local engine: status 2 and the error's one line, not Ray's wrapped traceback.
+    # No address is passed: the engine joins the cluster RAY_ADDRESS names.
     done = subprocess.run([sys.executable, "-c", WORKER_SETUP_ERROR], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**ray_head.driver_env(), "RAY_ADDRESS": ray_head.address})
     assert done.returncode == 2, done.stderr[-3000:]
     assert done.stderr.strip().splitlines() == ["tunesmith: error: --model judge.bin: no such file on this node"]

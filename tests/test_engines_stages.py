@@ -48,10 +48,12 @@ def split(src: Path, folder: Path, *flags) -> dict:
     return written(folder / "train.jsonl", (folder / "val.jsonl", folder / "test.jsonl"))
 
 
-def in_subprocess(argv: list[str], window: int) -> None:
-    """A CLI run in a process of its own (Ray leaves threads and handlers behind)."""
+def in_subprocess(argv: list[str], window: int, head) -> None:
+    """A CLI run in a process of its own (Ray leaves threads and handlers behind), joining the
+    session's Ray cluster ``head`` (tests/ray_cluster.py)."""
     script = RAY_SCRIPT.format(window=window)
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, *argv, "--ray-address", head.address],
+                          capture_output=True, text=True, timeout=300, env=head.driver_env())
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -114,10 +116,10 @@ def test_split_refuses_an_input_that_changed_between_its_passes(split_input, tmp
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
-def test_split_on_ray_writes_the_same_files(split_input, tmp_path):
+def test_split_on_ray_writes_the_same_files(split_input, tmp_path, ray_head):
     src, _, one = split_input
     in_subprocess(split_argv(src, tmp_path, "--group-key", "meta.dup_group", "--engine", "ray", "--workers", "2"),
-                  window=500)
+                  window=500, head=ray_head)
     assert written(tmp_path / "train.jsonl", (tmp_path / "val.jsonl", tmp_path / "test.jsonl")) == one
 
 
@@ -153,11 +155,11 @@ def test_extract_html_on_two_workers_writes_the_same_files(site, tmp_path, monke
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray_skip_reason() is not None, reason=str(ray_skip_reason()))
-def test_extract_html_on_ray_writes_the_same_files(site, tmp_path):
+def test_extract_html_on_ray_writes_the_same_files(site, tmp_path, ray_head):
     one = extract_html(site, tmp_path / "one.jsonl")
     out = tmp_path / "ray.jsonl"
     in_subprocess(["prep", "extract", "html", "--input", str(site), "--output", str(out), "--quiet",
-                   "--max-page-bytes", "60000", "--engine", "ray", "--workers", "2"], window=5)
+                   "--max-page-bytes", "60000", "--engine", "ray", "--workers", "2"], window=5, head=ray_head)
     assert written(out) == one
 
 
