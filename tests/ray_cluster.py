@@ -144,3 +144,12 @@ def left_behind(head: RayHead) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"could not read the cluster's state:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_in_windows(argv: list[str], window: int, env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``tunesmith ARGV`` in a fresh interpreter whose Ray engine hands over ``window`` records per
+    Ray dataset, so that a few thousand records cross several windows (and batches end between them)."""
+    script = (f"import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = {int(window)}\n"
+              "from train.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          timeout=timeout, env=env)

@@ -8,13 +8,12 @@ near duplicates, and broken lines sit among them.
 """
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xxhash
+from ray_cluster import run_in_windows
 from test_engines import DATA, SOURCES, UNSHARED, ray_skip_reason
 
 from prep.core.records import read_records
@@ -170,10 +169,7 @@ def test_ray_writes_the_same_files(real, tmp_path, ray_head):
     out = tmp_path / "ray.jsonl"
     argv = ["prep", "dedup", "--input", str(src), "--output", str(out), "--quiet", "--signatures", "numpy",
             "--engine", "ray", "--workers", "2", "--ray-address", ray_head.address]   # the session's cluster
-    script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 1000\n"
-              "from train.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300,
-                          env=ray_head.driver_env())
+    done = run_in_windows(argv, 1000, ray_head.driver_env())
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == single
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ray_cluster import run_in_windows
 
 from prep.core import engine
 from prep.core.records import read_records
@@ -198,10 +199,7 @@ def test_ray_writes_the_same_files(big, tmp_path, stage, request):
     else:
         head = request.getfixturevalue("ray_head")
         argv, env = [*argv, "--ray-address", head.address], head.driver_env()
-    script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 1000\n"
-              "from train.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300,
-                          env=env)
+    done = run_in_windows(argv, 1000, env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == single[stage]
 
@@ -301,10 +299,7 @@ def test_ray_tokenizes_to_the_same_arrow_file(tmp_path, tokenizers_dir, ray_head
     argv = ["prep", "tokenize", "--input", str(src), "--output", str(out), "--quiet", "--tokenizer-path",
             str(tokenizers_dir["bos_eos"]), "--max-length", "384", "--batch-size", "16", "--engine", "ray",
             "--workers", "2", "--ray-address", ray_head.address]
-    script = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = 100\n"
-              "from train.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300,
-                          env=ray_head.driver_env())
+    done = run_in_windows(argv, 100, ray_head.driver_env())
     assert done.returncode == 0, done.stderr[-3000:]
     assert ran(out) == one
 

@@ -7,11 +7,10 @@ dump for csv and sql. Ray runs only where no interface but loopback is up (as te
 """
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from ray_cluster import run_in_windows
 from test_engines import UNSHARED, ray_skip_reason, sample
 
 import prep.split
@@ -23,9 +22,6 @@ from prep.split import assign, group_key
 from train.cli import main
 
 DATA = Path(__file__).parent / "data"
-# Windows of this many records per Ray dataset: several per run, so verdicts come back across them.
-RAY_SCRIPT = ("import sys, prep.core.engine_ray as r; r.WINDOW_RECORDS = {window}\n"
-              "from train.cli import main; sys.exit(main(sys.argv[1:]))")
 SIDES = ("train", "val", "test")
 
 
@@ -51,9 +47,7 @@ def split(src: Path, folder: Path, *flags) -> dict:
 def in_subprocess(argv: list[str], window: int, head) -> None:
     """A CLI run in a process of its own (Ray leaves threads and handlers behind), joining the
     session's Ray cluster ``head`` (tests/ray_cluster.py)."""
-    script = RAY_SCRIPT.format(window=window)
-    done = subprocess.run([sys.executable, "-c", script, *argv, "--ray-address", head.address],
-                          capture_output=True, text=True, timeout=300, env=head.driver_env())
+    done = run_in_windows([*argv, "--ray-address", head.address], window, head.driver_env())
     assert done.returncode == 0, done.stderr[-3000:]
 
 
