@@ -23,15 +23,13 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from _common import best_of, command, describe, device_info, table, write_results
-from scale import SAMPLE_SECONDS, TreePeak
+from scale import watched
 
 from prep.core.records import dumps
 from prep.core.stage import sidecar
@@ -186,32 +184,6 @@ ENGINES = {"local, 1 worker": ["--workers", "1"], "local, 2 workers": ["--worker
            "ray, 2 CPUs": ["--engine", "ray", "--workers", "2"]}
 
 
-class Peaks(TreePeak):
-    """TreePeak's sampled PSS of the process tree, plus the main process's own VmHWM (kB in
-    /proc/PID/status; the kernel's high-water mark, so no sample can miss it)."""
-    hwm = 0
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                status = Path(f"/proc/{self.root}/status").read_text()
-                self.hwm = max(self.hwm, int(status.split("VmHWM:")[1].split()[0]) * 1024)
-            except (OSError, IndexError):   # exited (or a zombie, which has no VmHWM left)
-                pass
-            self.sample()
-            self.done.wait(SAMPLE_SECONDS)
-
-    def sample(self) -> None:
-        total = 0
-        for pid in self.tree():
-            try:
-                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-                total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
-            except (OSError, IndexError):   # exited, or not ours to read
-                continue
-        self.peak = max(self.peak, total)
-
-
 def run_cli(src: Path, out: Path, flags: list[str]) -> dict:
     """The whole stage in a process of its own: wall seconds, peak PSS of the process and all its
     workers together (sampled from /proc every SAMPLE_SECONDS), the main process's VmHWM, the
@@ -219,15 +191,8 @@ def run_cli(src: Path, out: Path, flags: list[str]) -> dict:
     showed the bench's own memory.)"""
     argv = [sys.executable, "-m", "train.cli", "prep", "dedup", "--input", str(src), "--output", str(out),
             "--quiet", *flags]
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, stderr=subprocess.PIPE)
-    peaks = Peaks(process.pid)
-    peaks.start()
-    _, err = process.communicate()
-    seconds = time.perf_counter() - started
-    peaks.done.set()
-    peaks.join()
-    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+    seconds, code, err, peaks = watched(argv)
+    assert code == 0, err[-2000:]
     stats = json.loads(sidecar(out, ".stats.json").read_text())
     return {"seconds": round(seconds, 2), "tree_pss_mib": round(peaks.peak / 2**20, 1),
             "main_hwm_mib": round(peaks.hwm / 2**20, 1), "stats": stats,

@@ -45,11 +45,13 @@ MAX_LENGTH = 1024
 
 
 class TreePeak(threading.Thread):
-    """Peak PSS in bytes of a process and all its descendants, sampled until ``stop``."""
+    """Peak PSS in bytes of a process and all its descendants (``peak``), sampled every
+    SAMPLE_SECONDS until ``done`` is set, and the root process's own VmHWM (``hwm``: kB in
+    /proc/PID/status, the kernel's high-water mark, so no sample can miss it)."""
 
     def __init__(self, root: int):
         super().__init__(daemon=True)
-        self.root, self.peak, self.done = root, 0, threading.Event()
+        self.root, self.peak, self.hwm, self.done = root, 0, 0, threading.Event()
 
     def tree(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -68,32 +70,44 @@ class TreePeak(threading.Thread):
         return found
 
     def run(self) -> None:
-        while not self.done.wait(SAMPLE_SECONDS):
-            total = 0
-            for pid in self.tree():
-                try:
-                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                        if line.startswith("Pss:"):
-                            total += int(line.split()[1]) * 1024
-                            break
-                except OSError:   # exited, or not ours to read
-                    continue
-            self.peak = max(self.peak, total)
+        while not self.done.is_set():
+            self.sample()
+            self.done.wait(SAMPLE_SECONDS)
+
+    def sample(self) -> None:
+        try:
+            status = Path(f"/proc/{self.root}/status").read_text()
+            self.hwm = max(self.hwm, int(status.split("VmHWM:")[1].split()[0]) * 1024)
+        except (OSError, IndexError):   # exited (or a zombie, which has no VmHWM left)
+            pass
+        total = 0
+        for pid in self.tree():
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
+            except (OSError, IndexError):   # exited, or not ours to read
+                continue
+        self.peak = max(self.peak, total)
 
 
-def run_stage(argv: list[str]) -> dict:
-    tool = str(Path(sys.executable).with_name("tunesmith"))
-    before = children_cpu()
+def watched(argv: list[str]) -> tuple[float, int, str, TreePeak]:
+    """Run ``argv`` (stdout discarded) with a TreePeak on it: (wall seconds, exit status, stderr, peaks)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([tool, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
     peak = TreePeak(proc.pid)
     peak.start()
     _, err = proc.communicate()
     seconds = time.perf_counter() - start
     peak.done.set()
     peak.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"tunesmith {' '.join(argv)} failed ({proc.returncode}):\n{err[-2000:]}")
+    return seconds, proc.returncode, err, peak
+
+
+def run_stage(argv: list[str]) -> dict:
+    before = children_cpu()
+    seconds, code, err, peak = watched([str(Path(sys.executable).with_name("tunesmith")), *argv])
+    if code != 0:
+        raise SystemExit(f"tunesmith {' '.join(argv)} failed ({code}):\n{err[-2000:]}")
     return {"seconds": round(seconds, 2), "cpu_seconds": round(children_cpu() - before, 2), "peak_bytes": peak.peak}
 
 
