@@ -34,15 +34,21 @@ UNSHARED = ("seconds", "options", "outputs")
 SIOCGIFFLAGS, IFF_UP = 0x8913, 0x1
 
 
+def resampled(sources: list[Path], records: int, seed: int, prefix: str):
+    """(n, rng, the n-th record, it as a JSON line): ``records`` real records of ``sources`` drawn with
+    replacement under fresh ids PREFIX{seed}-{n}; ``rng`` is the draw's own, for the caller's breakage."""
+    pool = [item.record for source in sources for item in read_records(source) if item.error is None]
+    rng = random.Random(seed)
+    for n in range(records):
+        record = {"id": f"{prefix}{seed}-{n}", **{k: v for k, v in rng.choice(pool).items() if k != "id"}}
+        yield n, rng, record, json.dumps(record, ensure_ascii=False)
+
+
 def sample(path: Path, records: int, seed: int) -> tuple[Path, int]:
     """``records`` real records drawn with replacement under fresh ids, a broken line (a cut
     record, a JSON array, a number where text belongs) every ~300; (path, broken lines)."""
-    pool = [item.record for source in SOURCES for item in read_records(source) if item.error is None]
-    rng = random.Random(seed)
     lines, broken = [], 0
-    for n in range(records):
-        record = {"id": f"s{seed}-{n}", **{k: v for k, v in rng.choice(pool).items() if k != "id"}}
-        line = json.dumps(record, ensure_ascii=False)
+    for n, rng, record, line in resampled(SOURCES, records, seed, "s"):
         if rng.random() < 1 / 300:
             line = rng.choice([line[: len(line) // 2], json.dumps([record]),
                                json.dumps({"id": record["id"], "text": n})])
@@ -210,12 +216,8 @@ TOKENIZE_SOURCES = [*sorted((DATA / "layouts").glob("*.json*")), *sorted((DATA /
 
 
 def tokenize_sample(path: Path, records: int, seed: int) -> tuple[Path, int]:
-    pool = [item.record for source in TOKENIZE_SOURCES for item in read_records(source) if item.error is None]
-    rng = random.Random(seed)
     lines, broken = [], 0
-    for n in range(records):
-        record = {"id": f"t{seed}-{n}", **{k: v for k, v in rng.choice(pool).items() if k != "id"}}
-        line = json.dumps(record, ensure_ascii=False)
+    for n, _, _, line in resampled(TOKENIZE_SOURCES, records, seed, "t"):
         if n % 97 == 50:   # a cut line: counted as an error between kept records
             line, broken = line[: len(line) // 2], broken + 1
         lines.append(line)
