@@ -25,6 +25,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from prep.core.environ import environ_kept
 from prep.core.errors import StageError
 from prep.core.work import Work, judge_batch
 
@@ -46,6 +47,7 @@ def _import_ray():
     try:
         # Ray: imported only by --engine ray (seconds to import; an optional extra).
         import ray
+        import ray._private.ray_constants  # the local-cluster switch _loopback_only turns off
         import ray.data
     except ImportError as exc:
         raise StageError("--engine ray needs Ray: pip install 'tunesmith[ray]' (its pinned version is "
@@ -56,26 +58,18 @@ def _import_ray():
 @contextmanager
 def _loopback_only():
     """Ray set up for a local cluster on 127.0.0.1 alone; the environment is put back after."""
-    before = {name: os.environ.get(name) for name in [*LOCAL_ENV, *LOCAL_ENV_DEFAULTS]}
-    os.environ.update(LOCAL_ENV)
-    for name, value in LOCAL_ENV_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    try:
+    with environ_kept(*LOCAL_ENV, *LOCAL_ENV_DEFAULTS):
+        os.environ.update(LOCAL_ENV)
+        for name, value in LOCAL_ENV_DEFAULTS.items():
+            os.environ.setdefault(name, value)
         ray = _import_ray()
-        from ray._private import ray_constants as constants
-
+        constants = ray._private.ray_constants
         # Read when Ray is first imported: also set where an earlier import already read it.
         enabled, constants.ENABLE_RAY_CLUSTER = constants.ENABLE_RAY_CLUSTER, False
         try:
             yield ray
         finally:
             constants.ENABLE_RAY_CLUSTER = enabled
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextmanager

@@ -19,11 +19,11 @@ file, the rejects and the stats are the same bytes for any engine and number of 
 from __future__ import annotations
 
 import argparse
-import os
 from collections import Counter
 from pathlib import Path
 
 from prep.core.engine import run_work, worker_count
+from prep.core.environ import environ_kept
 from prep.core.errors import StageError
 from prep.core.flags import add_engine, add_input, add_output, add_quiet
 from prep.core.records import input_files, read_records
@@ -197,27 +197,22 @@ def run(args) -> int:
     one_thread = args.engine == "ray" or worker_count(args) != 1
     work = Work(judge, {"path": str(args.tokenizer_path), "added": config.add_special_tokens, "config": config,
                         "one_thread": one_thread})
-    threads = os.environ.get("TOKENIZERS_PARALLELISM")
-    try:
-        with Stage("tokenize", {"output": Path(args.output)}, options_of(args), input_files(args.input),
-                   args.quiet, binary_outputs=["output"]) as stage:
-            rows = Rows(ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials, fmt)),
-                        config.max_length, config.pack)
+    # The judge built here keeps the tokenizer to one thread where several processes run.
+    with environ_kept("TOKENIZERS_PARALLELISM"), \
+            Stage("tokenize", {"output": Path(args.output)}, options_of(args), input_files(args.input),
+                  args.quiet, binary_outputs=["output"]) as stage:
+        rows = Rows(ArrowWriter(stage.handle(), _metadata(args, config, tokenizer, specials, fmt)),
+                    config.max_length, config.pack)
 
-            def write(line: str) -> None:
-                check_template(stage.extra, tokenizer)
-                rows.write(line)
-            run_work(stage, read_records(args.input, args.max_record_bytes), work, args, size=config.batch_size,
-                     write=write)
+        def write(line: str) -> None:
             check_template(stage.extra, tokenizer)
-            rows.close()
-            stage.extra = _extra(rows, stage.extra.pop(EVENTS, {}), config, fmt, specials, tokenizer,
-                                 args.tokenizer_path)
-    finally:   # the judge built here keeps the tokenizer to one thread where several processes run
-        if threads is None:
-            os.environ.pop("TOKENIZERS_PARALLELISM", None)
-        else:
-            os.environ["TOKENIZERS_PARALLELISM"] = threads
+            rows.write(line)
+        run_work(stage, read_records(args.input, args.max_record_bytes), work, args, size=config.batch_size,
+                 write=write)
+        check_template(stage.extra, tokenizer)
+        rows.close()
+        stage.extra = _extra(rows, stage.extra.pop(EVENTS, {}), config, fmt, specials, tokenizer,
+                             args.tokenizer_path)
     if not args.quiet:
         extra = stage.extra
         print(f"tokenize: {stage.kept} of {stage.read_count} records -> {extra['examples']} examples, "

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prep.core.environ import environ_kept
 from prep.core.errors import StageError
 from train.cli import main as tunesmith_main
 from train.pipeline import recipe
@@ -107,18 +108,12 @@ def execute(cmd: Command, base_env: dict) -> int:
     env = {**base_env, **cmd.step.env}
     if cmd.training:
         return subprocess.run([accelerate_path(), *cmd.argv], env={**os.environ, **env}).returncode
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return tunesmith_main(list(cmd.argv))
-    except SystemExit as exc:  # a stage that exits by itself
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environ_kept(*env):
+        os.environ.update(env)
+        try:
+            return tunesmith_main(list(cmd.argv))
+        except SystemExit as exc:  # a stage that exits by itself
+            return exc.code if isinstance(exc.code, int) else 1
 
 
 def run(args: argparse.Namespace) -> int:

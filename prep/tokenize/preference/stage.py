@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from prep.core.engine import run_work, worker_count
+from prep.core.environ import environ_kept
 from prep.core.errors import StageError
 from prep.core.records import input_files, read_records
 from prep.core.shapes import pair_layout
@@ -111,14 +112,9 @@ def _metadata(args, config: TokenizeConfig, tokenizer, fmt, kind: str) -> dict:
 
 
 def run(args, config: TokenizeConfig) -> int:
-    threads = os.environ.get("TOKENIZERS_PARALLELISM")
-    try:
+    # The judge built here keeps the tokenizer to one thread where several processes run.
+    with environ_kept("TOKENIZERS_PARALLELISM"):
         return _run(args, config)
-    finally:   # the judge built here keeps the tokenizer to one thread where several processes run
-        if threads is None:
-            os.environ.pop("TOKENIZERS_PARALLELISM", None)
-        else:
-            os.environ["TOKENIZERS_PARALLELISM"] = threads
 
 
 def _run(args, config: TokenizeConfig) -> int:
