@@ -1,6 +1,6 @@
 """The closed-form head against scikit-learn's probes on real labelled text, same cached embeddings, same run.
 
-    python bench/heads.py [--repeat 3] [--threads 1] [--scale-rows 67349]
+    python bench/heads.py [--repeat 3] [--threads 1] [--scale-rows 2000,8000,16000,67349]
 
 Sets (tests/data/labelled_text/, see SOURCES.md there): SST-2 (binary sentiment; a sample of the
 GLUE train split, the whole GLUE dev split) and TREC (6 question types; a sample of the train
@@ -14,12 +14,17 @@ Methods on the same embeddings:
 Fit seconds: the fit alone (embedding excluded), the methods taking turns, best of --repeat after
 an untimed warm-up; wall and CPU seconds. Probabilities (the head's closed-form temperature,
 the logistic probe's predict_proba): log-loss and expected calibration error on the eval split.
-Last, fit time at SST-2's full train size (--scale-rows): rows drawn from two Gaussians fitted to
-the SST-2 sample's embeddings (each class's mean, the pooled covariance), renormalised. No row is
-a copy of another: rows resampled from the 1000 with a little noise were near-duplicates, and
-leave-one-out then favoured the kernel for that alone (a row's near copy stays in the training
-set: LOO error 10.9% for linear+rbf against 15.2% for linear, dev accuracy 76.5% against 75.8%),
-so the default head's timing there was the kernel's. Only the seconds mean anything at that size.
+The "floor" row is not a head: the class-weighted, centred Gram matrix of the embeddings and one
+eigendecomposition of it, the least any ridge fit with a lambda search does; where the probe fits
+faster than that, no choice of search makes the head faster.
+Last, fit time against training size (--scale-rows, up to SST-2's full 67,349): rows drawn from
+Gaussians fitted to each set's embeddings (each class's mean, the pooled covariance),
+renormalised. No row is a copy of another: rows resampled from the 1000 with a little noise were
+near-duplicates, and leave-one-out then favoured the kernel for that alone (a row's near copy
+stays in the training set: LOO error 10.9% for linear+rbf against 15.2% for linear, dev accuracy
+76.5% against 75.8%), so the default head's timing there was the kernel's. Only the seconds mean
+anything at those sizes; a line separates such classes as well as anything can, so the probe
+needs fewer iterations on them than on real embeddings (22 at 67,349 binary rows).
 Writes bench/results/heads.{json,md}.
 """
 from __future__ import annotations
@@ -29,14 +34,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import best_of, command, describe, device_info, table, take_turns, write_results
+from _common import command, describe, device_info, table, take_turns, write_results
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from threadpoolctl import threadpool_limits
 
 from prep.embed import embed_texts
 from train.heads.cli import default_cache_dir
 from train.heads.head import HeadOptions, fit_head, predict_proba
+from train.heads.kernels import as_tensor, eigh
 from train.heads.metrics import accuracy, macro_f1
+from train.heads.solvers import centred_moments
+from train.heads.targets import class_weights, encode_targets
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "labelled_text"
 # Bins of the expected calibration error (by top probability): 10 equal-width bins.
@@ -91,7 +99,16 @@ def methods(x, y) -> dict:
         "head (defaults)": lambda: fit_head(x, y, HeadOptions()),
         "head, linear only": lambda: fit_head(x, y, HeadOptions(kernel="linear")),
         "head, --solver dual": lambda: fit_head(x, y, HeadOptions(solver="dual")),
+        "floor (Gram + eigh)": lambda: floor(x, y),
     }
+
+
+def floor(x, y) -> None:
+    """The class-weighted, centred Gram matrix of ``x`` and its eigendecomposition: no search, no solve."""
+    targets, _, _ = encode_targets(y, "classification")
+    weights = torch.from_numpy(class_weights(targets, "balanced"))
+    moments = centred_moments(np.ascontiguousarray(x, dtype=np.float32), as_tensor, targets, weights)
+    eigh(moments["gram"])
 
 
 def calibration(probs, classes: list, gold: list) -> dict:
@@ -107,6 +124,8 @@ def calibration(probs, classes: list, gold: list) -> dict:
 
 def scores(name: str, fitted, data: dict) -> dict:
     gold = data["y_eval"]
+    if fitted is None:  # the floor
+        return {}
     if name.startswith("head"):
         predicted, _, probs = predict_proba(fitted, data["x_eval"])
         extra = {**calibration(probs, fitted.config["classes"], gold), "features": fitted.config["features"]["kind"],
@@ -146,31 +165,42 @@ def gaussian_rows(x, labels: list, rows: int, seed: int = 0):
     return out, [classes[c] for c in drawn]
 
 
-def run_scale(rows: int, repeat: int, rejects: list) -> dict:
-    data = load("sst2", rejects)
-    x, y = gaussian_rows(data["x"], data["y"], rows)
-    sides = {k: v for k, v in methods(x, y).items() if "dual" not in k}  # n x n at 67k: no
-    out = {}
-    for name, fn in sides.items():
-        wall, cpu, fitted = best_of(fn, repeat)
-        kind = fitted.config["features"]["kind"] if name.startswith("head") else ""
-        out[name] = {"fit_s": round(wall, 3), "fit_cpu_s": round(cpu, 3), "features": kind}
-    return {"rows": rows, "dims": int(x.shape[1]), "methods": out}
+def run_scale(name: str, sizes: list, repeat: int, rejects: list) -> list:
+    """Fit seconds of the probes and the head on Gaussian rows of each size, fitted to set ``name``."""
+    data = load(name, rejects)
+    out = []
+    for rows in sizes:
+        x, y = gaussian_rows(data["x"], data["y"], rows)
+        sides = {k: v for k, v in methods(x, y).items() if "dual" not in k}  # n x n at 67k: no
+        walls, cpus, fitted = take_turns(sides, repeat, warm_up=True)
+        out.append({"set": name, "rows": rows, "dims": int(x.shape[1]), "methods": {
+            m: {"fit_s": round(min(walls[m]), 4), "fit_cpu_s": round(min(cpus[m]), 4),
+                "features": fitted[m].config["features"]["kind"] if m.startswith("head") else ""} for m in sides}})
+    return out
+
+
+def _speed(head: dict, lr: dict) -> str:
+    return (f"fit CPU {head['fit_cpu_s']:.3f} s vs {lr['fit_cpu_s']:.3f} s: "
+            + ("faster" if head["fit_cpu_s"] < lr["fit_cpu_s"] else "slower"))
 
 
 def aims(result: dict) -> list:
     lines = []
     for s in result["sets"]:
         rows = {r["method"]: r for r in s["rows"]}
-        lr, head = rows["LogisticRegression"], rows["head (defaults)"]
-        lines.append(f"- {s['set']}: accuracy {head['accuracy'] - lr['accuracy']:+.2f} points vs the logistic probe "
-                     f"(aim: +0.50 or more); fit {lr['fit_s'] / head['fit_s']:.2f}x the probe's speed "
-                     f"({head['fit_s']:.3f} s vs {lr['fit_s']:.3f} s; aim: faster).")
-    scale = result["scale"]["methods"]
-    lr, head = scale["LogisticRegression"], scale["head (defaults)"]
-    lines.append(f"- {result['scale']['rows']:,} x {result['scale']['dims']} (Gaussian rows): head {head['fit_s']:.2f} s "
-                 f"({head['features']}) vs logistic probe {lr['fit_s']:.2f} s; head linear only "
-                 f"{scale['head, linear only']['fit_s']:.2f} s.")
+        lr, head, least = rows["LogisticRegression"], rows["head (defaults)"], rows["floor (Gram + eigh)"]
+        below = least["fit_cpu_s"] >= lr["fit_cpu_s"]
+        lines.append(f"- {s['set']} ({s['train']} rows): accuracy {head['accuracy'] - lr['accuracy']:+.2f} points vs "
+                     f"the logistic probe (aim: +0.50 or more); {_speed(head, lr)} (aim: faster)"
+                     + (f"; the floor alone takes {least['fit_cpu_s']:.3f} s." if below else "."))
+    for name in dict.fromkeys(r["set"] for r in result["scale"]):
+        sweep = [r for r in result["scale"] if r["set"] == name]
+        faster = [r["rows"] for r in sweep
+                  if r["methods"]["head (defaults)"]["fit_cpu_s"] < r["methods"]["LogisticRegression"]["fit_cpu_s"]]
+        last = sweep[-1]["methods"]
+        lines.append(f"- {name}, Gaussian rows: the default head is faster at "
+                     + (", ".join(f"{n:,}" for n in faster) + " rows" if faster else "no size measured")
+                     + f"; at {sweep[-1]['rows']:,} rows {_speed(last['head (defaults)'], last['LogisticRegression'])}.")
     return lines
 
 
@@ -191,18 +221,22 @@ def markdown(result: dict) -> str:
     for s in result["sets"]:
         lines += [f"## {s['set']}: {s['train']} train / {s['eval']} eval, {s['classes']} classes", ""]
         lines += table(["method", "accuracy %", "macro-F1 %", "fit s", "fit CPU s", "log-loss", "ECE", "features"],
-                       [[r["method"], r["accuracy"], r["macro_f1"], r["fit_s"], r["fit_cpu_s"], r.get("log_loss", "-"),
+                       [[r["method"], r.get("accuracy", "-"), r.get("macro_f1", "-"), r["fit_s"], r["fit_cpu_s"], r.get("log_loss", "-"),
                          r.get("ece", "-"), r.get("features", "-")] for r in s["rows"]])
         lines += ["", "Leave-one-out searches (training rows only; gamma is picked on the rbf block alone, the "
-                  "probes, then linear+rbf is scored at it; the chosen candidate is the best unless the linear "
-                  "one is within one standard error of it):", ""]
+                  "probes; linear+rbf is scored at the best probe's gamma only when that probe beats linear by "
+                  "more than one standard error; the chosen candidate is the best unless the linear one is within "
+                  "one standard error of it):", ""]
         lines += table(["head", "candidate", "gamma", "lambda", "LOO error %", "chosen"], search_rows(s["searches"]))
         lines.append("")
-    scale = result["scale"]
-    lines += [f"## fit time at {scale['rows']:,} x {scale['dims']} (rows drawn from Gaussians fitted to the SST-2 "
-              "sample: class means, pooled covariance)", ""]
-    lines += table(["method", "fit s", "fit CPU s", "features"],
-                   [[m, v["fit_s"], v["fit_cpu_s"], v["features"] or "-"] for m, v in scale["methods"].items()])
+    lines += ["## fit time against training size (rows drawn from Gaussians fitted to each set: class means, "
+              "pooled covariance; CPU seconds, best of the runs)", ""]
+    names = list(result["scale"][0]["methods"]) if result["scale"] else []
+    lines += table(["set", "rows", *names, "head features", "head / probe"],
+                   [[r["set"], f"{r['rows']:,}", *[r["methods"][m]["fit_cpu_s"] for m in names],
+                     r["methods"]["head (defaults)"]["features"],
+                     f"{r['methods']['head (defaults)']['fit_cpu_s'] / r['methods']['LogisticRegression']['fit_cpu_s']:.2f}x"]
+                    for r in result["scale"]])
     lines += ["", "## aims", "", *aims(result), ""]
     if result["rejects"]:
         lines += ["Rejected input lines:", "", *[f"- {r}" for r in result["rejects"]], ""]
@@ -214,15 +248,16 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per method (best counts)")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS and torch threads for every method (1: steady figures on a busy machine)")
-    parser.add_argument("--scale-rows", dest="scale_rows", type=int, default=67349,
-                        help="rows of the Gaussian timing matrix (SST-2's train size)")
+    parser.add_argument("--scale-rows", dest="scale_rows", default="2000,8000,16000,67349",
+                        help="comma-separated training sizes of the Gaussian timing rows (67,349: SST-2's train size)")
     parser.add_argument("--results", type=Path, default=None, help="folder for heads.{json,md} (default bench/results)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rejects: list = []
     with threadpool_limits(args.threads):
         sets = [run_set(name, args.repeat, rejects) for name in SETS]
-        scale = run_scale(args.scale_rows, max(1, args.repeat - 1), rejects)
+        sizes = [int(v) for v in args.scale_rows.split(",") if v.strip()]
+        scale = [row for name in SETS for row in run_scale(name, sizes, max(1, args.repeat - 1), rejects)]
     result = {"command": command("heads", argv), "threads": args.threads,
               "device": device_info("torch", "numpy", "scikit-learn"), "sets": sets, "scale": scale,
               "rejects": rejects}

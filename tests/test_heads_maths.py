@@ -3,6 +3,8 @@ row weights, the Nystrom path against the exact kernel solve, the closed-form te
 one-standard-error choice of features and the k-means++ landmarks. Small synthetic matrices only."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -230,3 +232,20 @@ def test_search_on_a_sample_refits_on_every_row_and_caching_changes_nothing(monk
     again = fit_head(x[:500], ring[:500], opts)
     assert again.config["lambda"] == head.config["lambda"]
     np.testing.assert_allclose(again.tensors["weights"].numpy(), head.tensors["weights"].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_explicit_kernel_on_many_rows_goes_straight_to_the_fit_on_every_row():
+    x, labels = problem(n=400, d=4, seed=13, spread=0.6)
+    opts = HeadOptions(select_rows=120)
+    auto = fit_head(x, labels, opts)
+    assert auto.config["features"]["kind"] == "linear"  # the probes lost: linear refitted on every row
+    plain = fit_head(x, labels, replace(opts, kernel="linear"))
+    search = plain.config["lambda_search"]
+    assert search["rows"] == 120 and search["gamma_probes"] == [] and len(search["candidates"]) == 1
+    # No sample fit first, and the same head as auto's refit: lambda scored on the same sampled rows.
+    assert plain.config["lambda"] == auto.config["lambda"]
+    np.testing.assert_array_equal(plain.tensors["weights"].numpy(), auto.tensors["weights"].numpy())
+    y, _, _ = encode_targets(labels)
+    w = class_weights(y, "balanced")
+    _, expected = weighted_ridge(x.astype(np.float64), y, w, plain.config["lambda"])  # all 400 rows
+    np.testing.assert_allclose(plain.tensors["weights"].numpy(), expected, rtol=1e-4, atol=1e-6)

@@ -191,13 +191,21 @@ def test_solver_dual_makes_every_row_a_landmark_and_auto_records_its_search():
     assert exact.tensors["landmarks"].shape == (40, 8) and exact.config["solver"] == "dual"
     auto = fit_head(x, labels, HeadOptions())
     search = auto.config["lambda_search"]
-    # gamma is picked on the rbf block alone (the cheap m x m probes); linear+rbf is scored once, there.
-    assert [c["kind"] for c in search["candidates"]] == ["linear", "linear+rbf"]
+    # gamma is probed on the rbf block alone (the cheap m x m fits); on blobs a line separates the
+    # classes, the probes cannot beat linear, and linear+rbf is not scored at all.
+    assert [c["kind"] for c in search["candidates"]] == ["linear"] and "linear+rbf_skipped" in search
     probes = search["gamma_probes"]
     assert [c["kind"] for c in probes] == ["rbf"] * 3 and len({c["gamma"] for c in probes}) == 3
-    best_probe = min(probes, key=lambda c: (c["loo_error"], c["loo_mse"]))
-    assert search["candidates"][1]["gamma"] == best_probe["gamma"]
     assert search["rows"] == 40 and len(search["grid"]) == len(search["scores"]) == 33
+    # On a ring the best probe wins, and linear+rbf is scored once, at that probe's gamma.
+    rng = np.random.default_rng(3)
+    ring_x = rng.normal(size=(200, 2)).astype(np.float32)
+    ring = ["in" if r < 1.1 else "out" for r in np.linalg.norm(ring_x, axis=1)]
+    search = fit_head(ring_x, ring, HeadOptions(landmarks=40)).config["lambda_search"]
+    assert [c["kind"] for c in search["candidates"]] == ["linear", "linear+rbf"]
+    assert "linear+rbf_skipped" not in search
+    best_probe = min(search["gamma_probes"], key=lambda c: (c["loo_error"], c["loo_mse"]))
+    assert search["candidates"][1]["gamma"] == best_probe["gamma"]
     with pytest.raises(StageError, match="unknown kernel"):
         fit_head(x, labels, HeadOptions(kernel="poly"))
 
