@@ -94,5 +94,8 @@ def test_a_whole_run_writes_both_tables(tmp_path):
     for s in data["sets"]:
         methods = [r["method"] for r in s["rows"]]
         assert methods[:2] == ["LogisticRegression", "RidgeClassifier"] and "head (defaults)" in methods
-        assert all(0 < r["accuracy"] <= 100 and r["fit_s"] > 0 for r in s["rows"])
+        assert methods[-1] == "floor (Gram + eigh)" and "accuracy" not in s["rows"][-1]  # times only
+        assert all(0 < r["accuracy"] <= 100 for r in s["rows"][:-1]) and all(r["fit_s"] > 0 for r in s["rows"])
+    assert [(r["set"], r["rows"]) for r in data["scale"]] == [("sst2", 3000), ("trec", 3000)]
+    assert all(v["fit_cpu_s"] > 0 for r in data["scale"] for v in r["methods"].values())
     assert "## aims" in (tmp_path / "heads.md").read_text()

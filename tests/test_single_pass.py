@@ -382,6 +382,28 @@ def test_broken_and_unlabelled_records_are_rejected_with_file_and_line(cli, tmp_
     assert [r["where"] for r in rejects] == [f"{train}:4", f"{train}:5"]
 
 
+def test_non_finite_labels_and_embeddings_are_refused_by_row(cli, tmp_path, tiny_bert_dir):  # noqa: F811
+    # Labels that all read as numbers become numbers, and "nan" reads as one: it is rejected with its
+    # line, not fitted (JSONL's NaN is already refused by the record reader).
+    texts = write(tmp_path / "train.txt", "".join(f"sample text {i}\n" for i in range(10)))
+    write(tmp_path / "train.labels", "".join(f"{v}\n" for v in ["1", "0", "nan", "1", "", "1", "0", "1", "0", "1"]))
+    code, _, err = cli("single-pass", "fit", "--train", texts, "--output", tmp_path / "head", "--encoder",
+                       tiny_bert_dir, "--no-cache", "--quiet")
+    assert code == 0, err
+    rejects = [json.loads(line) for line in (tmp_path / "head" / "head.json.rejected.jsonl").read_text().splitlines()]
+    assert [(r["where"], r["reason"], r["record"]["label"]) for r in rejects] == [
+        (f"{tmp_path / 'train.labels'}:3", "bad label", "nan"), (f"{tmp_path / 'train.labels'}:5", "no label", "")]
+    assert json.loads((tmp_path / "head" / "head.json").read_text())["classes"] == [0.0, 1.0]
+    x, labels = blobs(n=40)
+    with pytest.raises(StageError, match="label nan of example 3 is not a finite number"):
+        fit_head(x, labels[:2] + [float("nan")] + labels[3:], HeadOptions())
+    x[7, 2] = np.inf
+    with pytest.raises(StageError, match="embedding row 8 has a NaN or infinite value"):
+        fit_head(x, labels, HeadOptions())
+    with pytest.raises(StageError, match=r"shape \(40, 8\) for 39 labels"):
+        fit_head(x, labels[:39], HeadOptions())
+
+
 @pytest.mark.slow
 def test_minilm_on_the_sample(cli, tmp_path):
     from prep.embed import minilm_available

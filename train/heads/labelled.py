@@ -12,6 +12,7 @@ file:line and reason. A file with no usable example at all stops with a StageErr
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,16 +54,19 @@ def _lines(path: Path) -> list[str]:
 
 
 def _numbers(values: list[str]) -> list:
+    """The labels as ints, or floats, when every non-blank one reads so; blanks stay "" (rejected)."""
     for cast in (int, float):
         try:
-            return [cast(v) for v in values]
+            return [cast(v) if v else v for v in values]
         except ValueError:
             continue
     return values
 
 
 def _label_ok(value) -> bool:
-    return isinstance(value, (str, int, float)) and value != ""
+    # JSON readers accept NaN and Infinity: neither is a class nor a value to regress on.
+    return isinstance(value, (str, int, float)) and value != "" and not (isinstance(value, float)
+                                                                         and not math.isfinite(value))
 
 
 def read_plain(text_path: Path, labels_path: Path | None, stage: Stage, what: str) -> Labelled:
@@ -75,14 +79,16 @@ def read_plain(text_path: Path, labels_path: Path | None, stage: Stage, what: st
         raise StageError(f"{what}: {text_path} has {len(texts)} lines but {labels_path} has "
                          f"{len(raw_labels)}; they must pair line by line")
     out = Labelled()
-    labels = _numbers([v.strip() for v in raw_labels])
-    for number, (text, label) in enumerate(zip(texts, labels), 1):
+    stripped = [v.strip() for v in raw_labels]
+    labels = _numbers(stripped)
+    for number, (text, label, raw) in enumerate(zip(texts, labels, stripped), 1):
         stage.read()
         record = {"id": number, "text": text, "label": label}
         if not text.strip():
-            stage.drop(record, "empty text", where=f"{text_path}:{number}")
-        elif not _label_ok(label):
-            stage.drop(record, "no label", where=f"{labels_path}:{number}")
+            stage.drop({**record, "label": raw}, "empty text", where=f"{text_path}:{number}")
+        elif not _label_ok(label):  # the label as written: a NaN has no place in a JSON rejects file
+            stage.drop({**record, "label": raw}, "no label" if label == "" else "bad label",
+                       where=f"{labels_path}:{number}")
         else:
             stage.keep(None)
             out.texts.append(text)
@@ -107,7 +113,9 @@ def read_jsonl(spec, stage: Stage, text_key: str, label_key: str | None) -> tupl
         elif label_key is not None and label is None:
             stage.drop(record, "no label", f"no {label_key!r} key", where=item.where)
         elif label_key is not None and not _label_ok(label):
-            stage.drop(record, "bad label", f"{type(label).__name__}, not a string or number", where=item.where)
+            why = f"{label!r}, not a finite number" if isinstance(label, float) else \
+                f"{type(label).__name__}, not a string or number"
+            stage.drop(record, "bad label", why, where=item.where)
         else:
             stage.keep(None)
             out.texts.append(text)

@@ -98,6 +98,8 @@ def centred_moments(x, featurize, y, w=None, intercept: bool = True):
         acc["cross"] = acc["cross"] + torch.from_numpy(a.T @ ry.astype(a.dtype)).double()
         acc["psum"] = acc["psum"] + torch.from_numpy(root.astype(a.dtype) @ a).double()
         acc["ysum"] = acc["ysum"] + torch.from_numpy(root @ ry)
+    if not bool(torch.isfinite(acc["gram"]).all()):
+        _not_finite(x, featurize)
     gram = (acc["gram"] + acc["gram"].T) / 2  # symmetric to the last bit (float32 products are not)
     cross = acc["cross"]
     if intercept:
@@ -108,6 +110,13 @@ def centred_moments(x, featurize, y, w=None, intercept: bool = True):
         dmu, dy = torch.zeros_like(acc["shift"]), torch.zeros_like(acc["yshift"])
     return {"mu": acc["shift"] + dmu, "ybar": acc["yshift"] + dy, "gram": gram, "cross": cross, "weight": total,
             "rows": len(y), "intercept": intercept}
+
+
+def _not_finite(x, featurize) -> None:
+    """Raise a StageError for a Gram matrix that is not finite though its rows are (fit_head checks
+    them first): products that overflow float32. Checked on the p x p sums, free next to the pass."""
+    largest = max(float(phi.abs().max()) for _, phi in feature_chunks(x, featurize))
+    raise StageError(f"feature values up to {largest:.3g} overflow float32 products; rescale the embeddings")
 
 
 def _syrk(a):

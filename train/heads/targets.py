@@ -12,6 +12,8 @@ more than ``AUTO_REGRESSION_DISTINCT`` distinct values; classification otherwise
 """
 from __future__ import annotations
 
+import math
+
 from prep.core.errors import StageError
 
 TASKS = ("auto", "classification", "regression")
@@ -42,9 +44,12 @@ def decide_task(labels: list, task: str = "auto") -> str:
     if task == "regression" and not numeric:
         bad = next(v for v in labels if not is_number(v))
         raise StageError(f"--task regression needs numeric labels; found {bad!r}")
+    distinct = set(labels)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in distinct):
+        row = next(i for i, v in enumerate(labels) if isinstance(v, float) and not math.isfinite(v))
+        raise StageError(f"label {labels[row]!r} of example {row + 1} is not a finite number")
     if task != "auto":
         return task
-    distinct = set(labels)
     if numeric and (any(float(v) != int(v) for v in distinct) or len(distinct) > AUTO_REGRESSION_DISTINCT):
         return "regression"
     return "classification"
