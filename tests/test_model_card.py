@@ -58,6 +58,15 @@ def table_row(card: str, stage: str) -> list[str]:
     return [cell.strip() for cell in rows[0].strip("|").split("|")]
 
 
+def test_a_run_ends_with_its_own_card_not_the_library_template(run_dir):
+    # Before any `export card`: PEFT's save_pretrained writes a template README.md into the run
+    # folder; the runner replaces it with the card made from the run's record.
+    card = (run_dir["run"] / "README.md").read_text()
+    assert "[More Information Needed]" not in card and "Model Card for Model ID" not in card
+    assert "- method: lora" in card and "| tokenize |" in card
+    assert "- steps trained: 4" in card
+
+
 def test_card_counts_method_and_diagnosis_come_from_the_run(run_dir, cli):
     from train.export import provenance
 

@@ -18,6 +18,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from prep.core.errors import StageError, exit_code
 from train import run_config
+from train.export import card
 from train.lm import checkpoints
 from train.lm.args import (
     DataArguments,
@@ -237,6 +238,10 @@ def run_training(model_args, data_args, lora_args, quant_args=None, run_args=Non
     if not copied:
         trainer.save_model()
     trainer.save_state()
+    if run_args.method == "sft" and trainer.is_world_process_zero():
+        # PEFT's save_pretrained has just left its template README.md in the run folder; the run's own
+        # card replaces it (the preference trainers write theirs in save_state).
+        card.write_for_trainer(trainer)
     summary = {"global_step": trainer.state.global_step, "metrics": metrics,
                "train_examples": len(train_ds), "eval_examples": len(eval_ds) if eval_ds is not None else 0}
     record = _run_record(trainer, method, resume, started, "finished", {"options": options, **summary})
