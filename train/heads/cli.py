@@ -109,8 +109,9 @@ def add_head_flags(parser, with_method: bool = True) -> None:
     parser.add_argument("--class-weight", dest="class_weight", choices=CLASS_WEIGHTS, default="balanced",
                         help="balanced: each class weighs the same in the fit (row weight n / (k n_c)); none")
     parser.add_argument("--select-rows", dest="select_rows", type=int, default=2048,
-                        help="rows (a seeded sample) on which --kernel auto compares its candidates; "
-                        "lambda is then searched again on every row")
+                        help="rows (a seeded sample) on which --kernel auto compares its candidates and "
+                        "leave-one-out is scored; the winner is then fitted on every row, lambda searched "
+                        "again for that fit")
     if with_method:
         parser.add_argument("--method", choices=single_pass.METHODS, default="ridge",
                             help="ridge; gd-equivalent (T full-batch gradient steps, exactly); batch-aware "
