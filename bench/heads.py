@@ -17,14 +17,7 @@ the logistic probe's predict_proba): log-loss and expected calibration error on 
 The "floor" row is not a head: the class-weighted, centred Gram matrix of the embeddings and one
 eigendecomposition of it, the least any ridge fit with a lambda search does; where the probe fits
 faster than that, no choice of search makes the head faster.
-Last, fit time against training size (--scale-rows, up to SST-2's full 67,349): rows drawn from
-Gaussians fitted to each set's embeddings (each class's mean, the pooled covariance),
-renormalised. No row is a copy of another: rows resampled from the 1000 with a little noise were
-near-duplicates, and leave-one-out then favoured the kernel for that alone (a row's near copy
-stays in the training set: LOO error 10.9% for linear+rbf against 15.2% for linear, dev accuracy
-76.5% against 75.8%), so the default head's timing there was the kernel's. Only the seconds mean
-anything at those sizes; a line separates such classes as well as anything can, so the probe
-needs fewer iterations on them than on real embeddings (22 at 67,349 binary rows).
+Last, fit time against training size (--scale-rows; heads_scale.py says how the rows are made).
 Writes bench/results/heads.{json,md}.
 """
 from __future__ import annotations
@@ -32,6 +25,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import heads_scale
 import numpy as np
 import torch
 from _common import command, describe, device_info, table, take_turns, write_results
@@ -49,8 +43,6 @@ from train.heads.targets import class_weights, encode_targets
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "labelled_text"
 # Bins of the expected calibration error (by top probability): 10 equal-width bins.
 ECE_BINS = 10
-# Added to the pooled covariance's diagonal so its Cholesky factor exists (eigenvalues ~1e-4).
-COV_JITTER = 1e-6
 
 
 def read_sst2(path: Path, rejects: list) -> tuple[list, list]:
@@ -151,34 +143,6 @@ def run_set(name: str, repeat: int, rejects: list) -> dict:
                                        for m, v in searches.items()}}
 
 
-def gaussian_rows(x, labels: list, rows: int, seed: int = 0):
-    """(rows x d float32 unit rows, labels): class means of ``x`` plus pooled-covariance noise."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(x, dtype=np.float64)
-    classes = sorted(set(labels))
-    which = np.array([classes.index(v) for v in labels])
-    means = np.stack([x[which == c].mean(0) for c in range(len(classes))])
-    factor = np.linalg.cholesky(np.cov((x - means[which]).T) + COV_JITTER * np.eye(x.shape[1]))
-    drawn = which[rng.integers(0, len(which), rows)]  # the sample's class shares
-    out = (means[drawn] + rng.standard_normal((rows, x.shape[1])) @ factor.T).astype(np.float32)
-    out /= np.linalg.norm(out, axis=1, keepdims=True)
-    return out, [classes[c] for c in drawn]
-
-
-def run_scale(name: str, sizes: list, repeat: int, rejects: list) -> list:
-    """Fit seconds of the probes and the head on Gaussian rows of each size, fitted to set ``name``."""
-    data = load(name, rejects)
-    out = []
-    for rows in sizes:
-        x, y = gaussian_rows(data["x"], data["y"], rows)
-        sides = {k: v for k, v in methods(x, y).items() if "dual" not in k}  # n x n at 67k: no
-        walls, cpus, fitted = take_turns(sides, repeat, warm_up=True)
-        out.append({"set": name, "rows": rows, "dims": int(x.shape[1]), "methods": {
-            m: {"fit_s": round(min(walls[m]), 4), "fit_cpu_s": round(min(cpus[m]), 4),
-                "features": fitted[m].config["features"]["kind"] if m.startswith("head") else ""} for m in sides}})
-    return out
-
-
 def _speed(head: dict, lr: dict) -> str:
     return (f"fit CPU {head['fit_cpu_s']:.3f} s vs {lr['fit_cpu_s']:.3f} s: "
             + ("faster" if head["fit_cpu_s"] < lr["fit_cpu_s"] else "slower"))
@@ -193,14 +157,7 @@ def aims(result: dict) -> list:
         lines.append(f"- {s['set']} ({s['train']} rows): accuracy {head['accuracy'] - lr['accuracy']:+.2f} points vs "
                      f"the logistic probe (aim: +0.50 or more); {_speed(head, lr)} (aim: faster)"
                      + (f"; the floor alone takes {least['fit_cpu_s']:.3f} s." if below else "."))
-    for name in dict.fromkeys(r["set"] for r in result["scale"]):
-        sweep = [r for r in result["scale"] if r["set"] == name]
-        faster = [r["rows"] for r in sweep
-                  if r["methods"]["head (defaults)"]["fit_cpu_s"] < r["methods"]["LogisticRegression"]["fit_cpu_s"]]
-        last = sweep[-1]["methods"]
-        lines.append(f"- {name}, Gaussian rows: the default head is faster at "
-                     + (", ".join(f"{n:,}" for n in faster) + " rows" if faster else "no size measured")
-                     + f"; at {sweep[-1]['rows']:,} rows {_speed(last['head (defaults)'], last['LogisticRegression'])}.")
+    lines += heads_scale.scale_aims(result["scale"], _speed)
     return lines
 
 
@@ -229,14 +186,7 @@ def markdown(result: dict) -> str:
                   "one standard error of it):", ""]
         lines += table(["head", "candidate", "gamma", "lambda", "LOO error %", "chosen"], search_rows(s["searches"]))
         lines.append("")
-    lines += ["## fit time against training size (rows drawn from Gaussians fitted to each set: class means, "
-              "pooled covariance; CPU seconds, best of the runs)", ""]
-    names = list(result["scale"][0]["methods"]) if result["scale"] else []
-    lines += table(["set", "rows", *names, "head features", "head / probe"],
-                   [[r["set"], f"{r['rows']:,}", *[r["methods"][m]["fit_cpu_s"] for m in names],
-                     r["methods"]["head (defaults)"]["features"],
-                     f"{r['methods']['head (defaults)']['fit_cpu_s'] / r['methods']['LogisticRegression']['fit_cpu_s']:.2f}x"]
-                    for r in result["scale"]])
+    lines += heads_scale.scale_table(result["scale"])
     lines += ["", "## aims", "", *aims(result), ""]
     if result["rejects"]:
         lines += ["Rejected input lines:", "", *[f"- {r}" for r in result["rejects"]], ""]
@@ -257,7 +207,8 @@ def main(argv=None) -> int:
     with threadpool_limits(args.threads):
         sets = [run_set(name, args.repeat, rejects) for name in SETS]
         sizes = [int(v) for v in args.scale_rows.split(",") if v.strip()]
-        scale = [row for name in SETS for row in run_scale(name, sizes, max(1, args.repeat - 1), rejects)]
+        scale = [row for name in SETS
+                 for row in heads_scale.run_scale(name, load(name, rejects), methods, sizes, max(1, args.repeat - 1))]
     result = {"command": command("heads", argv), "threads": args.threads,
               "device": device_info("torch", "numpy", "scikit-learn"), "sets": sets, "scale": scale,
               "rejects": rejects}

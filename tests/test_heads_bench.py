@@ -68,7 +68,7 @@ def test_large_n_rows_have_no_near_copies_and_keep_the_class_shares(bench):
     labels = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
     x = rng.normal(size=(100, 24)) + 2.0 * np.eye(24)[[("abc".index(v)) for v in labels]]
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    rows, drawn = bench.gaussian_rows(x.astype(np.float32), labels, 3000)
+    rows, drawn = bench.heads_scale.gaussian_rows(x.astype(np.float32), labels, 3000)
     assert rows.shape == (3000, 24) and rows.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-5)
     assert abs(drawn.count("a") / 3000 - 0.6) < 0.04 and abs(drawn.count("c") / 3000 - 0.1) < 0.03
