@@ -8,6 +8,14 @@ Add --label-column for a "label", --id-column for the id (default "<file name>:<
 --keep-columns a,b to copy other cells into meta (nothing else is copied). meta also holds
 the source file, the data row number and the line the row starts on.
 
+Each file's dialect is found on its own unless --delimiter or --encoding is given: a byte-order
+mark names the encoding (UTF-8, UTF-16, UTF-32; UTF-8 without one), an Excel "sep=;" first line
+names the delimiter, otherwise the one (tab for .tsv, then the csv module's guess, then , ; tab |)
+under which the header holds every column asked for; the stats record what each file used.
+A cell is taken as text with its outer whitespace and blank lines trimmed (the indentation of a
+multi-line cell's first line stays), Windows and old Mac line ends made \\n, and NFC; a cell that
+is exactly one of --null-values (NULL and \\N: database exports) counts as empty.
+
 The header is checked before any row is read: a column that is not there stops the stage
 with the list of columns that are. Rows are streamed in batches of --chunk-size, so memory
 stays bounded on any file size. Quoted commas, line breaks inside quotes, doubled quotes,
@@ -29,20 +37,20 @@ from prep.core.errors import StageError
 from prep.core.flags import add_common, add_engine
 from prep.core.records import input_files
 from prep.core.stage import Stage, options_of, progress
-from prep.extract.csv_rows import CsvFile, Row, Template
+from prep.extract.csv_rows import AUTO, CsvFile, Row, Template, template_fields
 from prep.extract.serial import check_engine
 
 CSV_SUFFIXES = (".csv", ".tsv")
-DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", AUTO: AUTO}
 
 
 def cell(value: str) -> str:
-    """A cell as text: Windows line ends made \\n, NFC, outer whitespace off.
+    """A cell as text: Windows and old Mac line ends made \\n, NFC, outer whitespace off.
 
     A cell of several lines keeps the indentation of its first line (code, YAML, verse): only
     blank lines before it and whitespace after the text go.
     """
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     if "\n" not in value.strip():
         return value.strip()
     lines = value.rstrip().split("\n")
@@ -105,7 +113,7 @@ def mode_of(args) -> tuple[str, list[str]]:
 
 def delimiter_of(value: str) -> str:
     delimiter = DELIMITER_NAMES.get(value.lower(), value)
-    if len(delimiter) != 1:
+    if delimiter != AUTO and len(delimiter) != 1:
         raise StageError(f"--delimiter {value!r}: one character expected (or one of "
                          f"{', '.join(DELIMITER_NAMES)})")
     return delimiter
@@ -116,8 +124,12 @@ def check_columns(source: CsvFile, wanted: list[str]) -> dict[str, int]:
     index = {name: i for i, name in reversed(list(enumerate(source.columns)))}
     missing = [c for c in dict.fromkeys(wanted) if c not in index]
     if missing:
+        # Undecodable header bytes (surrogate escapes) shown as \x.. so the message can be printed.
+        names = ", ".join(source.columns).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        hint = f"; bytes that are not {source.encoding}: try --encoding" if names != ", ".join(source.columns) else ""
         raise StageError(f"{source.path}: no column {', '.join(map(repr, missing))}; its columns are: "
-                         f"{', '.join(source.columns)}")
+                         f"{names} (read with delimiter {source.delimiter!r}, "
+                         f"{source.found}; --delimiter sets another{hint})")
     return index
 
 
@@ -137,10 +149,14 @@ def add_arguments(parser) -> None:
                         "or where its cell is empty, the id is FILE_NAME:ROW")
     parser.add_argument("--keep-columns", metavar="A,B", default="",
                         help="comma-separated columns copied into meta")
-    parser.add_argument("--delimiter", default=",", help="field separator: one character, or tab, "
-                        "\\t, comma, semicolon, pipe")
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of the file (a UTF-8 "
-                        "byte-order mark is skipped)")
+    parser.add_argument("--delimiter", default=AUTO, help="field separator: one character, or tab, "
+                        "\\t, comma, semicolon, pipe; auto: found per file (a sep= first line, tab for "
+                        ".tsv, else the one under which the header holds the columns asked for)")
+    parser.add_argument("--encoding", default=AUTO, help="text encoding of the files; auto: the one a "
+                        "byte-order mark names (UTF-8, UTF-16, UTF-32), else UTF-8")
+    parser.add_argument("--null-values", metavar="A,B", default="NULL,\\N",
+                        help="comma-separated cell values that mean no value (database exports): such "
+                        "a cell counts as empty; '' to turn off")
     parser.add_argument("--chunk-size", type=int, default=10000, help="rows read and converted per "
                         "batch; memory holds one batch")
     add_engine(parser)   # accepted for uniformity: rows are converted in this process (prep/extract/serial.py)
@@ -154,17 +170,24 @@ def run(args) -> int:
         raise StageError(f"--chunk-size {args.chunk_size}: must be at least 1")
     keep = [c.strip() for c in args.keep_columns.split(",") if c.strip()]
     extra = [c for c in (args.label_column, args.id_column) if c]
+    columns = wanted + extra + keep + (template_fields(args.template) if mode == "template" else [])
+    nulls = frozenset(v.strip() for v in args.null_values.split(",") if v.strip())
     files = input_files(args.input, CSV_SUFFIXES)
     with Stage("extract-csv", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
+        dialects = stage.extra.setdefault("dialects", {})
         for path in files:
-            with CsvFile(path, delimiter, args.encoding) as source:
+            with CsvFile(path, delimiter, args.encoding, tuple(columns)) as source:
+                dialects[str(path)] = source.dialect
                 index = check_columns(source, wanted + extra + keep)
                 build = MODES[mode](args, index, source.columns)
                 rows = progress(source.rows(), args.quiet, desc=f"extract csv {path.name}", unit="row")
                 while batch := list(islice(rows, args.chunk_size)):
                     for row in batch:
-                        take_row(stage, args, path, row, build, index, keep)
+                        take_row(stage, args, path, row.without(nulls), build, index, keep)
     if not args.quiet:
+        for name, used in dialects.items():
+            print(f"extract csv: {name}: delimiter {used['delimiter']!r} ({used['found']}), "
+                  f"encoding {used['encoding']}{' (byte-order mark)' if used['bom'] else ''}")
         print(f"extract csv: {stage.read_count} rows; {stage.kept} kept, {sum(stage.dropped.values())} "
               f"dropped, {stage.errors} errors -> {args.output}")
     return 0
