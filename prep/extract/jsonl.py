@@ -11,7 +11,8 @@ keys. Preference records (prompt/chosen/rejected, conversations or messages with
 rejected, hh-rlhf's chosen/rejected dialogues, KTO's prompt/completion or messages with a bool
 label) pass through with their own keys, checked as prep.core.shapes reads them: the later
 stages and `prep tokenize --task preference` read them as they are. With --format auto each
-record's keys pick its layout; a record that fits none is dropped ("unknown-shape"). With an explicit --format, a record without the keys that layout
+record's keys pick its layout; a record that fits none is dropped ("unknown-shape"), and so is an
+OpenAssistant message row ("message-row": one turn of a tree, not a record). With an explicit --format, a record without the keys that layout
 needs is dropped ("missing-keys"). "id" is kept (else FILE:LINE), other keys pass through
 untouched, and meta.source names the file.
 """
@@ -43,6 +44,9 @@ from prep.core.stage import Stage, options_of
 from prep.core.work import Work
 
 FORMATS = ("auto", *ORDER)
+# The keys of an OpenAssistant oasst1/oasst2 message row: it has "text", but read as a {text}
+# record the user's question would be trained as a document and each reply lose its prompt.
+MESSAGE_ROW = ("message_id", "parent_id", "role", "text")
 
 
 def add_arguments(parser) -> None:
@@ -69,6 +73,10 @@ def shape_of(record: dict, fmt: str, text_key: str) -> str | tuple[str, str]:
     if fmt != "auto":
         missing = [k for k in needed_keys(fmt, text_key) if k not in record and k not in folded(record)]
         return ("missing-keys", f"{fmt} needs {', '.join(map(repr, missing))}") if missing else fmt
+    if all(k in record for k in MESSAGE_ROW):
+        return ("message-row", "an OpenAssistant message row (message_id, parent_id, role, text): one turn of a "
+                "conversation tree, not a training record; join each prompter/assistant path into a "
+                "{messages} record first, or pass --format text to keep each message as a text record")
     layout = layout_of(record, text_key)
     return layout or ("unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'} (none of the "
                       "known layouts; name the keys with --map, e.g. --map input=query,output=reply)")

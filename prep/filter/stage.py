@@ -3,8 +3,9 @@
 Runs between clean and dedup. Each record is judged on the side a model learns to produce:
 the output of instruction data, every assistant turn of a chat, the whole text of a text
 record. Code and markdown tables are never judged by prose rules: they are taken out before
-anything is measured, and a response that is mostly code is exempt from the language and
-quality checks (counted as "exempt_code" in the stats).
+anything is measured, and a response that is mostly code is exempt from the quality checks
+(counted as "exempt_code" in the stats); its language is read from the prose between the code
+once that prose holds CODE_PROSE_CHARS (200) characters, else it is exempt from that check too.
 
 Checks, in order; the first that fails drops the record, named by its rule:
   - language (--lang en,de,...): dropped when the language identified is not one of those
@@ -43,6 +44,10 @@ from prep.filter.text import Measured
 
 # Below this many letters a language guess is noise (short answers: "Paris.", "42", "Yes").
 MIN_LANGUAGE_LETTERS = 20
+# A mostly-code answer's prose (its non-code lines, inline code masked) is read for its language
+# from this many characters on: language.py measured the model's answer stable from 200 characters
+# of text; below it, a line or two around a code block ("Here is the fix:") is not judged.
+CODE_PROSE_CHARS = 150
 
 
 def judged_texts(record: dict) -> list[str]:
@@ -121,13 +126,19 @@ class Judge:
         is_text = kind(record) == "text" and self.args.text_records == "page"
         measured = [Measured(t) for t in judged_texts(record)]
         prose = [m for m in measured if not m.is_code and m.words]
-        if not prose:
+        # A mostly-code answer is still written in a language when its few prose lines are long:
+        # 5 code lines and 7 of Spanish explanation (129 words) is a Spanish answer.
+        spoken = prose + [m for m in measured if m.is_code and m.chars >= CODE_PROSE_CHARS]
+        if not spoken:
             self.counts["exempt_code"] += 1
             return None
-        joined = Measured("\n\n".join(m.text for m in prose)) if len(prose) > 1 else prose[0]
+        joined = Measured("\n\n".join(m.text for m in spoken)) if len(spoken) > 1 else spoken[0]
         detail, english = self.language(joined)
         if detail is not None and (is_text or not self.prompt_is_wanted(record)):
             return "language", detail
+        if not prose:  # the language was read from the prose between the code; no prose rule applies
+            self.counts["exempt_code"] += 1
+            return None
         if all(len(m.words) < self.args.min_words_to_judge for m in prose):
             self.counts["too_short_to_judge"] += 1
         for m in prose:
