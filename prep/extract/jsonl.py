@@ -12,7 +12,8 @@ rejected, hh-rlhf's chosen/rejected dialogues, KTO's prompt/completion or messag
 label) pass through with their own keys, checked as prep.core.shapes reads them: the later
 stages and `prep tokenize --task preference` read them as they are. With --format auto each
 record's keys pick its layout; a record that fits none is dropped ("unknown-shape"), and so is an
-OpenAssistant message row ("message-row": one turn of a tree, not a record). With an explicit --format, a record without the keys that layout
+OpenAssistant message row ("message-row": one turn of a tree, not a record; --format oasst joins
+such rows into conversations, see oasst.py). With an explicit --format, a record without the keys that layout
 needs is dropped ("missing-keys"). "id" is kept (else FILE:LINE), other keys pass through
 untouched, and meta.source names the file.
 """
@@ -42,8 +43,10 @@ from prep.core.shapes import (
 )
 from prep.core.stage import Stage, options_of
 from prep.core.work import Work
+from prep.extract import oasst
+from prep.extract.serial import check_engine
 
-FORMATS = ("auto", *ORDER)
+FORMATS = ("auto", *ORDER, "oasst")
 # The keys of an OpenAssistant oasst1/oasst2 message row: it has "text", but read as a {text}
 # record the user's question would be trained as a document and each reply lose its prompt.
 MESSAGE_ROW = ("message_id", "parent_id", "role", "text")
@@ -52,7 +55,11 @@ MESSAGE_ROW = ("message_id", "parent_id", "role", "text")
 def add_arguments(parser) -> None:
     add_common(parser, input_help="JSONL or JSON-array file, folder or glob")
     parser.add_argument("--format", choices=FORMATS, default="auto",
-                        help="record shape; auto decides per record from its keys")
+                        help="record shape; auto decides per record from its keys; oasst joins "
+                        "OpenAssistant message rows (message_id, parent_id, role, text) into conversations")
+    parser.add_argument("--oasst-paths", dest="oasst_paths", choices=oasst.PATHS, default="top",
+                        help="with --format oasst: top, the best-ranked reply at each level of a tree (one "
+                        "conversation per tree); all, every path from a root prompt to a leaf")
     parser.add_argument("--text-key", "--text_key", dest="text_key", default="text",
                         help="key holding the text of {text} records (renamed to text)")
     parser.add_argument("--map", dest="key_map", type=key_map, default={}, metavar="KEY=SOURCE,...",
@@ -75,8 +82,8 @@ def shape_of(record: dict, fmt: str, text_key: str) -> str | tuple[str, str]:
         return ("missing-keys", f"{fmt} needs {', '.join(map(repr, missing))}") if missing else fmt
     if all(k in record for k in MESSAGE_ROW):
         return ("message-row", "an OpenAssistant message row (message_id, parent_id, role, text): one turn of a "
-                "conversation tree, not a training record; join each prompter/assistant path into a "
-                "{messages} record first, or pass --format text to keep each message as a text record")
+                "conversation tree, not a training record; --format oasst joins the rows into conversations "
+                "(--format text keeps each message as a text record)")
     layout = layout_of(record, text_key)
     return layout or ("unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'} (none of the "
                       "known layouts; name the keys with --map, e.g. --map input=query,output=reply)")
@@ -138,6 +145,8 @@ def judge(settings: dict):
 
 def run(args) -> int:
     files = input_files(args.input)
+    if args.format == "oasst":
+        return run_oasst(args, files)
     work = Work(judge, {"format": args.format, "text_key": args.text_key, "key_map": args.key_map})
     with Stage("extract-jsonl", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
         # check_types off: each layout's drop says why a field is not text.
@@ -147,4 +156,18 @@ def run(args) -> int:
     if not args.quiet:
         print(f"extract jsonl: {stage.read_count} records; {stage.kept} kept, {sum(stage.dropped.values())} "
               f"dropped, {stage.errors} errors; shapes {stage.extra['shapes']} -> {args.output}")
+    return 0
+
+
+def run_oasst(args, files) -> int:
+    """--format oasst: the rows of every input joined into conversations, in this process (a
+    conversation needs rows from anywhere in its file)."""
+    check_engine(args, "extract jsonl --format oasst")
+    with Stage("extract-jsonl", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
+        written = oasst.join(args.input, stage, args.oasst_paths, args.max_record_bytes)
+        stage.extra.update(conversations=written, paths=args.oasst_paths)
+    if not args.quiet:
+        print(f"extract jsonl: {stage.read_count} message rows; {stage.kept} on {written} conversations "
+              f"({args.oasst_paths} paths), {sum(stage.dropped.values())} dropped, {stage.errors} errors "
+              f"-> {args.output}")
     return 0
