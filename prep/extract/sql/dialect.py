@@ -184,6 +184,10 @@ def rewrite_insert(tokens: list, values: dict) -> Plan:
         if words[k] == "ON" and words[k + 1] == "DUPLICATE":
             rest, words = rest[:k], words[:k]
             break
+    for k in range(len(rest) - 2):   # pg_dump's, for an identity column: see inserts.OVERRIDING
+        if words[k:k + 3] == ["OVERRIDING", "SYSTEM", "VALUE"]:
+            rest, words = rest[:k] + rest[k + 3:], words[:k] + words[k + 3:]
+            break
     rest = [(ttype, "VALUES") if w == "VALUE" else (ttype, value) for (ttype, value), w in zip(rest, words)]
     values_at = next((k for k, w in enumerate(words) if w in ("VALUE", "VALUES", "SELECT")), len(rest))
     after = group_end(rest, 0) if rest and rest[0][1] == "(" else 0   # past the column list

@@ -18,11 +18,14 @@ from prep.extract.sql.dialect import DialectError, ident
 from prep.extract.sql.patterns import literal_split
 from prep.extract.sql.quotes import decode_e_string, mysql_fast_decoder
 
+# pg_dump --inserts writes this before VALUES for a GENERATED ALWAYS identity column; the
+# values it names are the dump's own, which is what SQLite stores without it.
+OVERRIDING = r"(?:OVERRIDING\s+SYSTEM\s+VALUE\s+)?"
 NAME = r"(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|\[[^\]]+\]|[\w$]+)"
 HEAD = re.compile(
     rf"(INSERT|REPLACE)((?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE|OR\s+[A-Za-z]+))*)\s+"
     rf"(?:INTO\s+)?({NAME}(?:\s*\.\s*{NAME})*)\s*"
-    rf"(?:\(((?:[^()'\"`]|`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\")*)\))?\s*VALUES?(?=[\s(])", re.I | re.S)
+    rf"(?:\(((?:[^()'\"`]|`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\")*)\))?\s*{OVERRIDING}VALUES?(?=[\s(])", re.I | re.S)
 NAME_RE = re.compile(NAME)
 # Code that SQLite reads differently from the dump's dialect ("\x00" stands where a literal was).
 CODE_FIX = {"mysql": re.compile(r"0[xX][0-9A-Fa-f]|(?<![\w$])(?:[NnBb]|_[A-Za-z0-9]+\s*)\x00"),
