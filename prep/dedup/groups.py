@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
+import xxhash
 
 from prep.core.shapes import main_text
 from prep.dedup.bands import band_keys, pairs_of_keys
@@ -57,6 +58,10 @@ def sign_texts(texts: list[str], hasher: MinHasher | None) -> tuple[np.ndarray, 
     return keys, hasher.signatures(flat, offsets)
 
 
+# The exact key of a text with no words (``exact_keys`` of an empty span): xxh3-128 of b"".
+WORDLESS_KEY = np.frombuffer(xxhash.xxh3_128_digest(b""), dtype=np.uint64)
+
+
 def first_of_key(keys: np.ndarray) -> np.ndarray:
     """For each ordinal, the smallest ordinal with the same exact key."""
     if len(keys) == 0:
@@ -77,6 +82,7 @@ class Groups:
     size: np.ndarray                    # members per leader ordinal, the leader included
     similarity: np.ndarray              # to the leader; 1.0 for leaders and exact duplicates
     exact: np.ndarray                   # bool: same normalised text as the leader
+    wordless: np.ndarray | None = None  # bool: no words to compare; never grouped (dropped as empty)
     partner: dict[int, tuple[int, float]] = field(default_factory=dict)  # strongest joined pair
     stats: dict = field(default_factory=dict)
 
@@ -100,6 +106,7 @@ class Deduper:
         self.blocks: list[np.ndarray] = []    # LSH band keys of the signatures, in ordinal order
         self.pending: list[str] = []          # texts given to add(), until signed
         self.rep_of = np.empty(0, dtype=np.int64)
+        self.wordless = np.empty(0, dtype=bool)
 
     def add(self, text: str) -> None:
         """One text in memory (the next ordinal), signed here in batches."""
@@ -123,8 +130,13 @@ class Deduper:
         The band keys are let go: the groups need only the pairs from here on."""
         self._sign()
         keys = np.concatenate([np.empty((0, 2), np.uint64), *self.keys])
+        # A record with no words (a layout whose fields hold none, or empty fields) says nothing
+        # it could duplicate: all such records share one key, and grouping them dropped every
+        # one but the first of a whole file whose layout is not read. Each stays its own group.
+        self.wordless = (keys == WORDLESS_KEY).all(axis=1)
         self.rep_of, self.keys = first_of_key(keys), []
-        reps = np.flatnonzero(self.rep_of == np.arange(len(self.rep_of)))
+        self.rep_of[self.wordless] = np.flatnonzero(self.wordless)
+        reps = np.flatnonzero((self.rep_of == np.arange(len(self.rep_of))) & ~self.wordless)
         if self.hasher is None or len(reps) < 2:
             self.blocks = []
             return np.empty((0, 2), dtype=np.int64)
@@ -171,7 +183,8 @@ class Deduper:
         for i in near:
             similarity[i] = jaccard(shingles[int(rep_of[i])], shingles[int(leader[i])])
         partner = {i: partner[int(rep_of[i])] for i in near if int(rep_of[i]) in partner}
-        groups = Groups(leader, np.bincount(leader, minlength=len(leader)), similarity, exact, partner)
+        groups = Groups(leader, np.bincount(leader, minlength=len(leader)), similarity, exact,
+                        wordless=self.wordless, partner=partner)
         groups.stats = self._stats(groups, *counts)
         return groups
 
@@ -183,6 +196,7 @@ class Deduper:
         stats = {"groups": n - int(np.count_nonzero(dropped)), "exact_duplicates": exact,
                  "near_duplicates": int(np.count_nonzero(dropped)) - exact,
                  "largest_group": int(groups.size.max(initial=0)),
+                 "wordless": int(np.count_nonzero(groups.wordless)),
                  "candidate_pairs": candidates, "checked_pairs": checked, "verified_pairs": verified}
         if not s.exact_only:
             stats["minhash"] = {

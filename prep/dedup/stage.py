@@ -171,6 +171,10 @@ def write(stage: Stage, args, groups: Groups, names: dict[int, str]) -> int:
         if i >= len(groups.leader):
             continue   # counted as read; the check after this pass reports the change
         record, leader = item.record, int(groups.leader[i])
+        if groups.wordless[i] and not args.keep_duplicates:
+            stage.drop(record, "empty", f"no words to compare (keys: {', '.join(map(str, record))})",
+                       where=item.where)
+            continue
         if leader == i:
             name = label(record, i)
             if groups.size[i] > 1:
