@@ -6,8 +6,11 @@ of messages and conversations) and changes only this:
   - line endings: CRLF and lone CR become LF;
   - trailing spaces and tabs at the end of each line are removed;
   - blank lines at the start and end of a field are removed;
-  - in prose lines only (see below): Unicode NFC, zero-width characters and control
-    characters other than tab removed, non-breaking and other Unicode spaces turned into
+  - in prose lines only (see below): Unicode NFC, zero-width spaces, word joiners, byte-order
+    marks and control characters other than tab removed (zero-width joiners and non-joiners
+    too, but only after ASCII, after a space or at a line's start: after a letter, sign or emoji
+    they are spelling, at a word's end too, as in Persian and Indic text, Malayalam chillu letters
+    written as virama + joiner, and emoji sequences), non-breaking and other Unicode spaces turned into
     plain spaces, runs of spaces between words shrunk to one (not inside `inline code`,
     not on "key: value" lines, not on lines holding a tab or a table bar |), and more
     than one blank line between two prose lines shrunk to one.
@@ -66,8 +69,13 @@ TEXT_KEYS = frozenset({"text", "input", "output", "instruction", "context", "res
                        "completion", "question", "answer", "system", "chosen", "rejected"})
 # Fields of the preference layouts that may hold one turn or a list of turns instead of a text.
 TURN_KEYS = ("prompt", "chosen", "rejected", "completion")
-# Characters that carry no text: zero-width spaces/joiners, word joiner, BOM.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# Characters that carry no text: zero-width space, word joiner, BOM. The zero-width joiner and
+# non-joiner are spelling in other scripts (Persian "می\u200cخواهم", Devanagari conjuncts) and
+# build emoji (woman + ZWJ + laptop is one "woman technologist"). A joiner acts on the character
+# before it, even at a word's end (Malayalam "\u0d28\u0d4d\u200d" is the chillu letter, not the
+# consonant with a visible virama), so it goes only where nothing before it can take it: after
+# ASCII (a Latin letter, punctuation), after a space or at the start of the line.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff]|(?<=[\x00-\x7f\\s])[\u200c\u200d]+|^[\u200c\u200d]+")
 # C0/C1 controls except tab and newline.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")

@@ -46,5 +46,6 @@ RULES = (
     Rule("fineweb_dup_line_chars", "fineweb", dup_line_chars, "under 10% of characters in repeated lines",
          scope="text", params=(Param("--max-fineweb-dup-char-share", 0.1, "share of characters"),)),
     Rule("fineweb_list_ratio", "fineweb", list_ratio, "at most 0.3 line breaks per word: not a list of "
-         "one- or two-word lines", scope="text", params=(Param("--max-lines-per-word", 0.3, "per word"),)),
+         "one- or two-word lines", scope="text", spaced=True,
+         params=(Param("--max-lines-per-word", 0.3, "per word"),)),
 )

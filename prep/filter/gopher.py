@@ -117,13 +117,13 @@ def _share(flag: str, default: float, what: str) -> Param:
 
 RULES = (
     Rule("gopher_word_count", "gopher", word_count, "a web document of 50 to 100,000 words", scope="text",
-         judges_shares=False, params=(Param("--gopher-min-words", 50, "fewest words"),
+         judges_shares=False, spaced=True, params=(Param("--gopher-min-words", 50, "fewest words"),
                                       Param("--gopher-max-words", 100_000, "most words"))),
     Rule("gopher_mean_word_length", "gopher", mean_word_length, "mean word length 3-10 characters: "
-         "not a list of numbers, not glued tokens or base64",
+         "not a list of numbers, not glued tokens or base64", spaced=True,
          params=(Param("--min-mean-word-length", 3.0, "characters"), Param("--max-mean-word-length", 10.0, "characters"))),
     Rule("gopher_symbol_ratio", "gopher", symbol_ratio, "at most 0.1 hash signs and ellipses per word: "
-         "hashtag spam and truncated teasers", params=(_share("--max-symbol-word-ratio", 0.1, "per word"),)),
+         "hashtag spam and truncated teasers", spaced=True, params=(_share("--max-symbol-word-ratio", 0.1, "per word"),)),
     Rule("gopher_bullet_lines", "gopher", bullet_lines, "at most 90% of lines are bullets: link lists and menus",
          scope="text", params=(_share("--max-bullet-line-share", 0.9, "share of lines"),)),
     Rule("gopher_ellipsis_lines", "gopher", ellipsis_lines, "at most 30% of lines end in an ellipsis: teaser "
@@ -147,10 +147,10 @@ RULES = (
          params=(_share("--max-dup-paragraph-char-share", 0.2, "share of characters"),)),
     Rule("gopher_top_ngrams", "gopher", top_ngrams, "the most frequent 2-, 3-, 4-gram holds at most 20%, 18%, "
          "16% of characters: a phrase said over and over",
-         repetition=True,
+         repetition=True, spaced=True,
          params=tuple(_share(f"--max-top-{n}gram-share", v, "share of characters") for n, v in TOP_NGRAMS.items())),
     Rule("gopher_dup_ngrams", "gopher", dup_ngrams, "repeated 5- to 10-grams cover at most 15% down to 10% "
          "of characters: a passage said again and again",
-         repetition=True,
+         repetition=True, spaced=True,
          params=tuple(_share(f"--max-dup-{n}gram-share", v, "share of characters") for n, v in DUP_NGRAMS.items())),
 )

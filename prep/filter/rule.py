@@ -26,4 +26,5 @@ class Rule:
     english: bool = False           # reads English words: skipped for records in another language
     judges_shares: bool = True      # needs --min-words-to-judge words of prose
     repetition: bool = False        # a repetition share: judged at --response-repeat-share in answers
+    spaced: bool = False            # counts whitespace words: skipped for text in a script without spaces
     params: tuple[Param, ...] = field(default_factory=tuple)

@@ -90,6 +90,8 @@ def applies(rule: Rule, measured: Measured, is_text_record: bool, english: bool 
         return False
     if rule.english and english is False:
         return False
+    if rule.spaced and measured.unspaced:
+        return False
     return not (rule.judges_shares and len(measured.words) < min_words)
 
 

@@ -18,6 +18,14 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 # A record is code, not prose, when at least this share of its non-blank lines are code or table.
 CODE_SHARE = 0.6
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Tibetan,
+# Myanmar, Khmer. Their whitespace "words" are phrases or whole sentences (Thai answers: 13.4
+# characters each on real Django translations; 681 characters of Japanese: 32 "words").
+_UNSPACED = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\u0e00-\u0fff"
+                       "\u1000-\u109f\u1780-\u17ff]")
+_LETTER = re.compile(r"[^\W\d_]")
+# From this share of the letters on, a text is judged as written without spaces.
+UNSPACED_SHARE = 0.3
 
 
 class Measured:
@@ -53,6 +61,13 @@ class Measured:
     @cached_property
     def words(self) -> list[str]:
         return self.text.split()
+
+    @cached_property
+    def unspaced(self) -> bool:
+        """Mostly in a script without spaces between words: rules that count whitespace words
+        (rule.spaced) would measure phrases, not words, and do not apply."""
+        letters = len(_LETTER.findall(self.text))
+        return letters > 0 and len(_UNSPACED.findall(self.text)) >= UNSPACED_SHARE * letters
 
     @cached_property
     def lower_words(self) -> list[str]:
