@@ -108,7 +108,10 @@ def guess(data: bytes) -> tuple[str, str]:
     # bs4: imported here to keep it off the CLI's start-up path (the stage imports NotText)
     from bs4 import UnicodeDammit
 
-    dammit = UnicodeDammit(data, ["utf-8", "windows-1252"], is_html=True)
+    # windows-1252 is not offered up front: it decodes every byte, so UnicodeDammit would take it
+    # before asking a detector, and a Turkish, Czech or Russian page without a label would come
+    # out as Latin mojibake ("yapýlan" for "yapılan"). It stays UnicodeDammit's last resort.
+    dammit = UnicodeDammit(data, ["utf-8"], is_html=True)
     if dammit.unicode_markup is None:
         return data.decode("cp1252", "replace"), "cp1252"
     return dammit.unicode_markup, codec_name(dammit.original_encoding or "cp1252") or "cp1252"
