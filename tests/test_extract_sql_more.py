@@ -129,7 +129,8 @@ def test_employees_view_is_not_a_table(cli, tmp_path):
     code, _, err = cli("prep", "extract", "sql", "--schema", EMPLOYEES_SCHEMA, "--input", EMPLOYEES_DATA[0],
                        "--output", tmp_path / "out.jsonl", "--table", "current_dept_emp", "--text-column", "dept_no")
     assert code == 2
-    assert "no table 'current_dept_emp'" in err and "dept_manager" in err and "CREATE VIEW 2" in err
+    assert "'current_dept_emp' is a view" in err and "--query" in err and "dept_manager" in err
+    assert f"{EMPLOYEES_SCHEMA}:104" in err and "CREATE VIEW 2" in err
 
 
 def test_adminer_export_tabs_between_values_and_crlf_escapes(cli, tmp_path):

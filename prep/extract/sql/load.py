@@ -13,6 +13,7 @@ connection refuses anything else that might slip through: no function runs, noth
 from __future__ import annotations
 
 import gzip
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from prep.core.stage import progress
 from prep.extract.sql.batch import InsertBatcher
 from prep.extract.sql.dialect import DialectError, NotLoaded, ident
+from prep.extract.sql.inserts import NAME, unquote
 from prep.extract.sql.literals import Limits
 from prep.extract.sql.patterns import SNIFF_CHARS, detect_dialect
 from prep.extract.sql.quotes import tokens_of
@@ -31,6 +33,9 @@ from prep.extract.sql.stream import TooLong, ValuesRows
 
 # Characters of a failed statement kept in the rejects file.
 PREVIEW_CHARS = 300
+# The name a CREATE VIEW defines (MySQL writes "/*!50001 VIEW `name` AS"): the last part of a
+# schema-qualified name is the one --table would be asked for.
+VIEW_NAME = re.compile(rf"\bVIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{NAME}\s*\.\s*)*({NAME})", re.I)
 SCHEMA_TABLES = ("sqlite_master", "sqlite_schema")
 
 
@@ -42,6 +47,7 @@ class LoadReport:
     errors: list = field(default_factory=list)          # (file:line, message, preview)
     refused: Counter = field(default_factory=Counter)   # why -> rows refused (also in errors)
     made: dict = field(default_factory=dict)            # table -> file:line of the column list it came from
+    views: dict = field(default_factory=dict)           # view name (lower case) -> file:line, never created
 
 
 def load_authorizer(action, arg1, arg2, db_name, trigger):
@@ -183,6 +189,8 @@ class Loader:
                "COPY": self.copies.head}.get(st.kind)
         if run is None:
             self.report.skipped[st.kind] += 1
+            if st.kind == "CREATE VIEW" and (view := VIEW_NAME.search(st.text)):
+                self.report.views.setdefault(unquote(view.group(1)).lower(), self.where(st.line))
             return
         if st.cut:   # over --max-row-bytes, passed over unread (split.py)
             self.inserts.flush()

@@ -109,7 +109,7 @@ def run(args) -> int:
             tell(report)
             tables = table_names(conn)
             if query is None:
-                table = find_table(tables, args.table, dumps, report.errors)
+                table = find_table(tables, args.table, dumps, report.errors, report.views)
                 rows, columns = table_rows(conn, table), None
             else:
                 table = "query"
@@ -213,11 +213,15 @@ def column_names(conn: sqlite3.Connection, table: str) -> list[str]:
     return [d[0] for d in conn.execute(f'SELECT * FROM "{quoted}" LIMIT 0').description]
 
 
-def find_table(tables: list[str], wanted: str, paths: list[Path], errors: list) -> str:
+def find_table(tables: list[str], wanted: str, paths: list[Path], errors: list, views: dict | None = None) -> str:
     """The loaded table named ``wanted`` (SQLite names ignore case), or a StageError listing them."""
     for name in tables:
         if name.lower() == wanted.lower():
             return name
+    if wanted.lower() in (views or {}):
+        raise StageError(f"{wanted!r} is a view ({views[wanted.lower()]}): views are not created (their SQL is "
+                         f"the dump's dialect, and running it is not extracting); write its SELECT over the "
+                         f"tables with --query instead; tables found: {', '.join(tables[:LISTED_NAMES])}")
     found = (", ".join(tables[:LISTED_NAMES]) + (" ..." if len(tables) > LISTED_NAMES else "")
              if tables else "none (the dump created no tables)")
     failed = ""
