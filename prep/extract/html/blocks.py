@@ -23,12 +23,15 @@ from functools import lru_cache
 from bs4 import BeautifulSoup
 
 from prep.extract.html.charset import Decoded, decode
+from prep.extract.html.rules import is_gutter
 from prep.extract.html.walk import BlockWalker, pre_source, pre_text
 
 # C0 controls other than tab, newline, form feed and carriage return are parse errors in
 # HTML; removing them also keeps the walker's stand-ins for <br> and cells unambiguous.
 CONTROLS = dict.fromkeys([*range(0, 9), 11, *range(14, 32), 127])
 CODE_TAG = re.compile(r"<(?:pre|code)[\s>]", re.I)
+# The value code_blocks() gives a syntax highlighter's line-number column: not code, not text.
+GUTTER = ""
 
 
 @dataclass
@@ -96,9 +99,16 @@ def code_blocks(soup: BeautifulSoup) -> dict[str, str]:
     for tag in soup.find_all(("pre", "code")):
         if tag.name == "code" and tag.find_parent("pre") is not None:
             continue
+        if is_gutter(tag) or tag.find_parent(is_gutter) is not None:
+            # A line-number column: the other extractors keep it as a block of its own, which
+            # restore_code drops (GUTTER).
+            found.setdefault(squeeze(tag.get_text()), GUTTER)
+            continue
         text = unicodedata.normalize("NFC", pre_text(pre_source(tag)))
         if text.strip() and (tag.name == "pre" or "\n" in text):
             found.setdefault(squeeze(text), text)
+            # Line numbers written inline: an extractor that keeps them has these characters.
+            found.setdefault(squeeze(pre_source(tag, gutters=True)), text)
     return found
 
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 import lxml.html
 import trafilatura
 
-from prep.extract.html.blocks import Page, collapse, markup_page, source_code, squeeze
+from prep.extract.html.blocks import GUTTER, Page, collapse, markup_page, source_code, squeeze
 from prep.extract.html.charset import decode
 from prep.extract.html.tree import join_blocks, tree_blocks
 
@@ -72,10 +72,12 @@ def trafilatura_result(markup: str, with_metadata: bool = True,
 
 
 def restore_code(blocks: list[tuple[str, str]], code: dict[str, str]) -> list[tuple[str, str]]:
-    """The blocks, each one that holds a code block's characters replaced by that code block."""
+    """The blocks, each one that holds a code block's characters replaced by that code block;
+    a block holding only a highlighter's line numbers (GUTTER) left out."""
     if not code:
         return blocks
-    return [("pre", code[key]) if (key := squeeze(text)) in code else (kind, text) for kind, text in blocks]
+    restored = [("pre", code[key]) if (key := squeeze(text)) in code else (kind, text) for kind, text in blocks]
+    return [(kind, text) for kind, text in restored if text != GUTTER]
 
 
 def trafilatura_extract(data: bytes) -> Page:
@@ -97,7 +99,26 @@ def auto_extract(data: bytes) -> Page:
     # Metadata (dates, authors, site name) is not used here, and finding it costs time.
     blocks, title = trafilatura_result(decoded.text, with_metadata=False, precise=True)
     rules = markup_page(decoded)
-    text = join_blocks(restore_code(blocks, rules.code))
+    text = join_blocks(return_lost_code(restore_code(blocks, rules.code), rules))
     if not text or weight(text) < FALLBACK_SHARE * weight(rules.text):
         return replace(rules, title=rules.title or title)
     return replace(rules, text=text, title=rules.title or title, extractor="trafilatura")
+
+
+def return_lost_code(blocks: list[tuple[str, str]], rules: Page) -> list[tuple[str, str]]:
+    """The blocks with each code block of the rules' main text that trafilatura's precision mode
+    left out (a short shell session after "run the code by the following commands") put back
+    after the block it follows in the rules' text, where trafilatura kept that block; a code block
+    whose neighbour trafilatura did not keep stays out, since its place is unknown."""
+    kept = {text for _, text in blocks}
+    out = list(blocks)
+    for code in dict.fromkeys(rules.code.values()):
+        start = rules.text.find("\n\n" + code + "\n\n") if code and code not in kept else -1
+        if start < 0:
+            continue
+        before = rules.text[:start].rsplit("\n\n", 1)[-1]
+        at = next((i for i, (_, text) in enumerate(out) if text == before), None)
+        if at is not None:
+            out.insert(at + 1, ("pre", code))
+            kept.add(code)
+    return out

@@ -48,6 +48,15 @@ NAMED_ARTICLE_TAGS = frozenset({"div", "section"})
 # Tags whose fate depends on where they sit (see BlockWalker.context_drops).
 CONTEXT_TAGS = frozenset({"header", "footer", "aside", "form"})
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Line-number gutters of syntax highlighters: Pygments (Sphinx, MkDocs) writes them as a table
+# cell beside the code (td.linenos > div.linenodiv > pre) or inline at each line's start
+# (span.linenos; span.lineno before Pygments 2.7). A reader copies the code without them.
+GUTTER_CLASSES = frozenset({"linenos", "linenodiv", "lineno"})
+
+
+def is_gutter(tag: Tag) -> bool:
+    classes = tag.attrs.get("class") if tag.attrs else None
+    return bool(classes) and not GUTTER_CLASSES.isdisjoint(classes if isinstance(classes, list) else classes.split())
 
 
 @lru_cache(maxsize=4096)

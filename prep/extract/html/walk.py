@@ -19,6 +19,7 @@ from prep.extract.html.rules import (
     LINK_DENSITY_LIMIT,
     NAMED_ARTICLE_TAGS,
     attrs_say_drop,
+    is_gutter,
     name_string,
     names_article,
 )
@@ -38,15 +39,21 @@ def pre_text(raw: str) -> str:
     return raw.replace("\r\n", "\n").strip("\n")
 
 
-def pre_source(tag: Tag) -> str:
+def pre_source(tag: Tag, gutters: bool = False) -> str:
     """The text of a <pre> with each <br> as a newline (syntax highlighters end lines with <br>);
-    comments and scripts inside it are not text."""
+    comments and scripts inside it are not text, nor (unless ``gutters``) line numbers written
+    inline (rules.is_gutter): "1import os" is not a line of the code."""
     parts = []
-    for node in tag.descendants:
+    stack = list(reversed(tag.contents))
+    while stack:
+        node = stack.pop()
         if node.__class__ in (NavigableString, CData):
             parts.append(str(node))
-        elif node.__class__ is Tag and node.name == "br":
-            parts.append("\n")
+        elif node.__class__ is Tag:
+            if node.name == "br":
+                parts.append("\n")
+            elif gutters or not is_gutter(node):
+                stack.extend(reversed(node.contents))
     return "".join(parts)
 
 
@@ -101,7 +108,7 @@ class BlockWalker:
             return None
         attrs = tag.attrs
         names = name_string(attrs) if attrs else ""
-        if attrs and attrs_say_drop(tag, names, bool(self.mains or self.articles)):
+        if attrs and (attrs_say_drop(tag, names, bool(self.mains or self.articles)) or is_gutter(tag)):
             return None
         if name == "code":
             code = pre_text(pre_source(tag))
