@@ -8,6 +8,7 @@ from stage_outputs import outputs, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "raw" / "instructions.jsonl"
+LAYOUTS = ROOT / "tests" / "data" / "layouts"
 
 
 def write_lines(path: Path, *objects) -> Path:
@@ -210,3 +211,39 @@ def test_a_broken_preference_record_is_dropped_with_its_reason(cli, tmp_path):
     assert len(records) == 1 and records[0]["chosen"] == "This one."
     assert len(rejects) == 1 and "pairs.jsonl:2" in json.dumps(rejects[0])
     assert stats["shapes"] == {"prompt-chosen-rejected": 1}
+
+
+def test_records_wrapped_in_an_object_are_read_with_records_key(cli, tmp_path):
+    """Super-NaturalInstructions ships one object per task with its examples in lists: read as it
+    is, it is one unknown record (and the reject says which key lists objects); --records-key
+    reads each listed object as a record, with its place in the file as its where."""
+    task = LAYOUTS / "natural_instructions_task1146_excerpt.json"
+    source = json.loads(task.read_text(encoding="utf-8"))
+    out = tmp_path / "task.jsonl"
+    code, _, err = cli("prep", "extract", "jsonl", "--input", task, "--output", out, "--quiet")
+    assert code == 2
+    detail = outputs(out)[1][0]["detail"]
+    assert "'Positive Examples' lists 2 objects" in detail and "--records-key Positive Examples" in detail
+    code, _, err = cli("prep", "extract", "jsonl", "--input", task, "--output", out, "--quiet",
+                       "--records-key", "Positive Examples")
+    assert code == 0, err
+    kept, rejected, stats = outputs(out)
+    assert [(r["input"], r["output"], r["explanation"]) for r in kept] == \
+        [(e["input"], e["output"], e["explanation"]) for e in source["Positive Examples"]]
+    assert [r["id"] for r in kept] == [f"{task.name}:[0]/Positive Examples[{j}]" for j in range(2)]
+    assert rejected == [] and stats["read"] == 2
+    # Instances hold a list of accepted answers, not a text: each is rejected, with its place
+    code, _, _ = cli("prep", "extract", "jsonl", "--input", task, "--output", out, "--quiet",
+                     "--records-key", "Instances")
+    rejected = outputs(out)[1]
+    assert code == 2 and [r["where"] for r in rejected] == [f"{task}:[0]/Instances[{j}]" for j in range(3)]
+    # a key that lists nothing there is an error of that item, named
+    broken = write_lines(tmp_path / "lines.jsonl", {"data": [{"text": "kept"}, 7]}, {"data": "no list"})
+    code, _, err = cli("prep", "extract", "jsonl", "--input", broken, "--output", out, "--quiet",
+                       "--records-key", "data")
+    kept, rejected, stats = outputs(out)
+    assert code == 0 and [r["text"] for r in kept] == ["kept"] and stats["errors"] == 2
+    assert [(r["where"], r["detail"], r["raw"]) for r in rejected] == [
+        (f"{broken}:1/data[1]", "expected a JSON object, got int", "7"),
+        (f"{broken}:2", "--records-key 'data': expected a list of objects there, found str (keys: data)",
+         '{"data": "no list"}')]

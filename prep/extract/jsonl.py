@@ -20,12 +20,13 @@ untouched, and meta.source names the file.
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from pathlib import Path
 
 from prep.core.engine import run_work
 from prep.core.flags import add_common, add_engine
-from prep.core.records import input_files, read_records, set_meta
+from prep.core.records import Read, get_path, input_files, read_records, set_meta
 from prep.core.shapes import (
     ORDER,
     TWO_PART,
@@ -47,6 +48,7 @@ from prep.extract import oasst
 from prep.extract.serial import check_engine
 
 FORMATS = ("auto", *ORDER, "oasst")
+RAW_PREVIEW = 300   # characters of an item that is not a record, kept in the rejects file
 # The keys of an OpenAssistant oasst1/oasst2 message row: it has "text", but read as a {text}
 # record the user's question would be trained as a document and each reply lose its prompt.
 MESSAGE_ROW = ("message_id", "parent_id", "role", "text")
@@ -65,6 +67,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--map", dest="key_map", type=key_map, default={}, metavar="KEY=SOURCE,...",
                         help="read other keys as ours, e.g. --map output=response,input=context (Dolly) or "
                         "--map input=question,output=best_answer; applied before the layout is chosen")
+    parser.add_argument("--records-key", dest="records_key", default=None, metavar="KEY",
+                        help="the records are the objects listed under this key (a dotted path) of each "
+                        "object read: a .json file that wraps them, e.g. {\"version\": 2, \"data\": [...]}")
     add_engine(parser)
 
 
@@ -86,7 +91,36 @@ def shape_of(record: dict, fmt: str, text_key: str) -> str | tuple[str, str]:
                 "(--format text keeps each message as a text record)")
     layout = layout_of(record, text_key)
     return layout or ("unknown-shape", f"keys: {', '.join(sorted(map(str, record))) or 'none'} (none of the "
-                      "known layouts; name the keys with --map, e.g. --map input=query,output=reply)")
+                      "known layouts; name the keys with --map, e.g. --map input=query,output=reply)"
+                      + wrapped_hint(record))
+
+
+def wrapped_hint(record: dict) -> str:
+    """A pointer to --records-key where a key of ``record`` lists objects (a wrapper, not a record)."""
+    lists = [(k, len(v)) for k, v in record.items()
+             if isinstance(v, list) and v and all(isinstance(x, dict) for x in v[:5])]
+    return "".join(f"; {k!r} lists {n} objects: if they are the records, pass --records-key {k}" for k, n in lists[:1])
+
+
+def explode(reads, key: str):
+    """--records-key: the objects listed under ``key`` of each object read, each a record of its own
+    ("FILE:WHERE/KEY[j]"); an object without such a list is an error of its own."""
+    for item in reads:
+        if item.error is not None:
+            yield item
+            continue
+        value = get_path(item.record, key)
+        if not isinstance(value, list):
+            found = "nothing" if value is None else type(value).__name__
+            yield Read(None, item.where, f"--records-key {key!r}: expected a list of objects there, found {found} "
+                       f"(keys: {', '.join(sorted(map(str, item.record)))})", json.dumps(item.record)[:RAW_PREVIEW])
+            continue
+        for j, sub in enumerate(value):
+            where = f"{item.where}/{key}[{j}]"
+            if isinstance(sub, dict):
+                yield Read(sub, where)
+            else:
+                yield Read(None, where, f"expected a JSON object, got {type(sub).__name__}", json.dumps(sub)[:RAW_PREVIEW])
 
 
 def extract(record: dict, where: str, settings: dict, shapes: Counter) -> tuple[dict, str | None, str | None]:
@@ -145,12 +179,15 @@ def judge(settings: dict):
 
 def run(args) -> int:
     files = input_files(args.input)
+    reads = read_records(args.input, args.max_record_bytes)
+    if args.records_key:
+        reads = explode(reads, args.records_key)
     if args.format == "oasst":
-        return run_oasst(args, files)
+        return run_oasst(args, files, reads)
     work = Work(judge, {"format": args.format, "text_key": args.text_key, "key_map": args.key_map})
     with Stage("extract-jsonl", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
         # check_types off: each layout's drop says why a field is not text.
-        run_work(stage, read_records(args.input, args.max_record_bytes), work, args, desc="extract jsonl",
+        run_work(stage, reads, work, args, desc="extract jsonl",
                  check_types=False, with_where=True)
         stage.extra["shapes"] = dict(sorted(stage.extra.get("shapes", {}).items()))
     if not args.quiet:
@@ -159,12 +196,12 @@ def run(args) -> int:
     return 0
 
 
-def run_oasst(args, files) -> int:
+def run_oasst(args, files, reads) -> int:
     """--format oasst: the rows of every input joined into conversations, in this process (a
     conversation needs rows from anywhere in its file)."""
     check_engine(args, "extract jsonl --format oasst")
     with Stage("extract-jsonl", args.output, options_of(args), inputs=files, quiet=args.quiet) as stage:
-        written = oasst.join(args.input, stage, args.oasst_paths, args.max_record_bytes)
+        written = oasst.join(reads, stage, args.oasst_paths)
         stage.extra.update(conversations=written, paths=args.oasst_paths)
     if not args.quiet:
         print(f"extract jsonl: {stage.read_count} message rows; {stage.kept} on {written} conversations "

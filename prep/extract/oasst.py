@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prep.core.records import dumps, read_records
+from prep.core.records import dumps
 
 PATHS = ("top", "all")
 ROLES = {"prompter": "user", "assistant": "assistant"}
@@ -64,11 +64,11 @@ def row_problem(record: dict) -> tuple[str, str] | None:
     return None
 
 
-def load(spec, stage, max_bytes: int) -> tuple[list[Row], dict[str, Row]]:
+def load(reads, stage) -> tuple[list[Row], dict[str, Row]]:
     """(usable rows in input order, by message id); unusable rows are dropped or counted as errors."""
     rows: list[Row] = []
     by_id: dict[str, Row] = {}
-    for item in read_records(spec, max_bytes):
+    for item in reads:
         stage.read()
         if item.error is not None:
             stage.error(item.where, item.error, item.raw)
@@ -159,9 +159,10 @@ def under(row: Row) -> list[Row]:
     return out
 
 
-def join(spec, stage, mode: str, max_bytes: int) -> int:
-    """Read, link and write (see the module docstring); returns the conversations written."""
-    rows, by_id = load(spec, stage, max_bytes)
+def join(reads, stage, mode: str) -> int:
+    """Read (``reads``: prep.core.records Read items), link and write (see the module docstring);
+    returns the conversations written."""
+    rows, by_id = load(reads, stage)
     roots, cut = link(rows, by_id, stage)
     written, reached = 0, set(cut)
     for root in roots:
