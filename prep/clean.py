@@ -66,9 +66,10 @@ from prep.core.work import Work
 
 # Text fields of every layout prep.core.shapes reads (keys in any letter case).
 TEXT_KEYS = frozenset({"text", "input", "output", "instruction", "context", "response", "prompt", "generation",
-                       "completion", "question", "answer", "system", "chosen", "rejected"})
+                       "completion", "question", "answer", "system", "chosen", "rejected", "query",
+                       "system_prompt", "history", "human_ref_a", "human_ref_b"})
 # Fields of the preference layouts that may hold one turn or a list of turns instead of a text.
-TURN_KEYS = ("prompt", "chosen", "rejected", "completion")
+TURN_KEYS = ("prompt", "chosen", "rejected", "completion", "preferred_output", "non_preferred_output")
 # Characters that carry no text: zero-width space, word joiner, BOM. The zero-width joiner and
 # non-joiner are spelling in other scripts (Persian "می\u200cخواهم", Devanagari conjuncts) and
 # build emoji (woman + ZWJ + laptop is one "woman technologist"). A joiner acts on the character
@@ -214,12 +215,14 @@ def map_text(record: dict, change) -> dict:
                 record[key] = change(value)
         elif key in TURN_KEYS and isinstance(value, (dict, list)):
             _change_turns(value, change)
-    # Chat turns: OpenAI-style messages[].content and ShareGPT-style conversations[].value.
-    for listing, key in (("messages", "content"), ("conversations", "value")):
-        turns = record.get(listing)
-        for turn in turns if isinstance(turns, list) else ():
-            if isinstance(turn, dict) and isinstance(turn.get(key), str):
-                turn[key] = change(turn[key])
+    # Chat turns: OpenAI-style messages[].content and ShareGPT-style conversations[].value, at the
+    # top or under "input" (OpenAI's preference files: {"input": {"messages": [...]}, ...}).
+    for holder in (record, record.get("input")):
+        for listing, key in (("messages", "content"), ("conversations", "value")):
+            turns = holder.get(listing) if isinstance(holder, dict) else None
+            for turn in turns if isinstance(turns, list) else ():
+                if isinstance(turn, dict) and isinstance(turn.get(key), str):
+                    turn[key] = change(turn[key])
     return record
 
 

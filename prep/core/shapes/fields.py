@@ -94,9 +94,14 @@ def turns(raw, role_key: str = "role", content_key: str = "content") -> list[dic
     return messages
 
 
+# Top-level system prompt keys: FastChat's ShareGPT files and orca_dpo_pairs say "system",
+# Open-Orca and SlimOrca-style exports "system_prompt".
+SYSTEM_KEYS = ("system", "system_prompt")
+
+
 def with_system(record: dict, messages: list[dict]) -> list[dict]:
-    """A top-level ``system`` text (FastChat's ShareGPT files) becomes the first turn."""
-    system = record.get("system")
+    """A top-level system text (``SYSTEM_KEYS``) becomes the first turn, unless the turns open with one."""
+    system = next((record[k] for k in SYSTEM_KEYS if isinstance(record.get(k), str) and record[k].strip()), None)
     if isinstance(system, str) and system.strip() and not (messages and messages[0]["role"] == "system"):
         return [{"role": "system", "content": system}, *messages]
     return messages

@@ -20,21 +20,56 @@ def prompt_pair(prompt_key: str, extra_key: str | None, response_key: str) -> Ca
     return mapper
 
 
+def orca(record: dict, _text_key: str) -> dict:
+    """Open-Orca's question and response as turns, behind its system prompt where it has one
+    (most records do: {input, output} would have no place for it)."""
+    return {"messages": with_system(record, [{"role": "user", "content": text(record, "question")},
+                                             {"role": "assistant", "content": text(record, "response")}])}
+
+
+# Labels that judge a completion without being a KTO label (which makes the record a preference
+# record): a score, or a verdict word. Trained as a completion, an answer judged bad would be
+# learnt as a good one, so such a record is refused; any other label (a topic, a category) is
+# kept with the record and does not change how it is read.
+VERDICT_WORDS = frozenset({"yes", "no", "good", "bad", "desirable", "undesirable", "accept", "accepted", "reject",
+                           "rejected", "chosen", "thumbs_up", "thumbs_down", "up", "down", "pass", "fail"})
+
+
+def judges(label) -> bool:
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        return True
+    return isinstance(label, str) and label.strip().lower() in VERDICT_WORDS
+
+
+def not_kto(mapper: Callable[[dict, str], dict]) -> Callable[[dict, str], dict]:
+    """``mapper`` for a prompt/completion record, refusing one whose ``label`` judges the completion
+    (``judges``) without being a KTO label (true or false, 1 or 0)."""
+    def mapper_checked(record: dict, text_key: str) -> dict:
+        if judges(record.get("label")):
+            raise Unusable("bad-label", f"'label' holds {record['label']!r}: a prompt/completion record with a "
+                           "verdict or score as its label reads as KTO data, whose label must be true or false "
+                           "(or 1/0); write it so, or rename the key if it is not a verdict", "label")
+        return mapper(record, text_key)
+    return mapper_checked
+
+
 # name -> (keys the layout needs, keys it may also use, mapper to canonical fields); ``text``
 # stands for --text-key. Auto tries them in this order: the most specific keys first (alpaca
 # also has "input", Dolly's context is optional in GPTeacher-style instruction/response sets).
 LAYOUTS = {
-    "messages": (("messages",), ("system",), lambda r, _k: {"messages": with_system(r, turns(r["messages"]))}),
-    "sharegpt": (("conversations",), ("system",),
+    "messages": (("messages",), ("system", "system_prompt"), lambda r, _k: {"messages": with_system(r, turns(r["messages"]))}),
+    "sharegpt": (("conversations",), ("system", "system_prompt"),
                  lambda r, _k: {"messages": with_system(r, turns(r["conversations"], "from", "value"))}),
     "alpaca": (("instruction", "output"), ("input",), prompt_pair("instruction", "input", "output")),
     "dolly": (("instruction", "context", "response"), (), prompt_pair("instruction", "context", "response")),
     "instruction-response": (("instruction", "response"), ("input",),
                              prompt_pair("instruction", "input", "response")),
     "prompt-generation": (("prompt", "generation"), (), prompt_pair("prompt", None, "generation")),
-    "prompt-completion": (("prompt", "completion"), (), prompt_pair("prompt", None, "completion")),
+    "prompt-completion": (("prompt", "completion"), (), not_kto(prompt_pair("prompt", None, "completion"))),
     "prompt-response": (("prompt", "response"), (), prompt_pair("prompt", None, "response")),
     "question-answer": (("question", "answer"), (), prompt_pair("question", None, "answer")),
+    "orca": (("question", "response"), ("system_prompt", "system"), orca),
+    "query-response": (("query", "response"), (), prompt_pair("query", None, "response")),
     "input-output": (("input", "output"), (), prompt_pair("input", None, "output")),
     "text": (("text",), (), lambda r, key: {"text": text(r, key)}),
 }

@@ -9,8 +9,13 @@ responses as texts by name.
   chosen and rejected one turn each.
 - chosen-rejected (hh-rlhf): two whole dialogues "\n\nHuman: ...\n\nAssistant: ...", or two turn
   lists; the turns they share are the prompt, what follows in each is its response.
-- kto: prompt and completion (texts or turns) and a bool label; kto-messages: messages whose
-  last assistant turn is the completion, and a bool label.
+- question-chosen-rejected (Intel/orca_dpo_pairs): system, question, chosen and rejected texts.
+- openai-preference (OpenAI's and Azure's DPO files): input.messages, preferred_output and
+  non_preferred_output (one assistant turn each).
+- shp (stanfordnlp/SHP): history, human_ref_A, human_ref_B and labels (1: A is preferred, 0: B).
+- kto: prompt and completion (texts or turns) and a label; kto-messages: messages whose last
+  assistant turn is the completion, and a label. A label is true or false as JSON, 1 or 0, or
+  the strings "true"/"false" (how CSV and pandas exports write it); it reads as a bool.
 """
 from __future__ import annotations
 
@@ -20,9 +25,17 @@ from typing import NamedTuple
 from prep.core.shapes.fields import ROLES, Unusable, turns, with_system
 
 PAIR_KEYS = (("prompt", "prompt-chosen-rejected"), ("conversations", "sharegpt-preference"),
-             ("messages", "messages-preference"))
-PAIR_LAYOUTS = ("prompt-chosen-rejected", "sharegpt-preference", "messages-preference", "chosen-rejected",
-                "kto", "kto-messages")
+             ("messages", "messages-preference"), ("question", "question-chosen-rejected"))
+PAIR_LAYOUTS = ("prompt-chosen-rejected", "sharegpt-preference", "messages-preference", "question-chosen-rejected",
+                "chosen-rejected", "openai-preference", "shp", "kto", "kto-messages")
+# Where a layout's prompt is a field of its own (text or turns).
+PROMPT_KEY = {"prompt-chosen-rejected": "prompt", "question-chosen-rejected": "question"}
+# The keys each layout with named response fields needs: (prompt, chosen, rejected) for OpenAI's
+# files; SHP names its two replies A and B and says in "labels" which one people preferred.
+OPENAI_KEYS = ("input", "preferred_output", "non_preferred_output")
+SHP_KEYS = ("history", "human_ref_A", "human_ref_B", "labels")
+# KTO label spellings -> desirable or not; anything else (2, "yes", a score) is no KTO label.
+KTO_LABELS = {"true": True, "false": False, "1": True, "0": False}
 # The speaker markers of hh-rlhf dialogues; the space after the colon is missing on some empty turns.
 HH_MARKER = re.compile(r"\n\n(Human|Assistant):[ ]?")
 
@@ -34,11 +47,24 @@ class Pair(NamedTuple):
     label: bool | None = None
 
 
+def kto_label(value) -> bool | None:
+    """A KTO label as a bool, or None where ``value`` is no KTO label (2, 0.5, "yes", null)."""
+    if isinstance(value, str):
+        return KTO_LABELS.get(value.strip().lower())
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    return None
+
+
 def pair_layout(record: dict) -> str | None:
-    """The preference layout whose keys the record has, or None (a KTO label must be a bool)."""
+    """The preference layout whose keys the record has, or None (a KTO label must read as a bool)."""
     if "chosen" in record and "rejected" in record:
         return next((name for key, name in PAIR_KEYS if key in record), "chosen-rejected")
-    if isinstance(record.get("label"), bool):
+    if all(k in record for k in OPENAI_KEYS):
+        return "openai-preference"
+    if all(k in record for k in SHP_KEYS):
+        return "shp"
+    if kto_label(record.get("label")) is not None:
         if "prompt" in record and "completion" in record:
             return "kto"
         if "messages" in record:
@@ -99,6 +125,21 @@ def _shared(a: list[dict], b: list[dict]) -> int:
     return n
 
 
+def _named_sides(record: dict, layout: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """(prompt, chosen, rejected) turns of a layout that names its two responses by other keys."""
+    if layout == "openai-preference":
+        held = record["input"]
+        prompt = held.get("messages") if isinstance(held, dict) else held
+        return turns(prompt), *(_side_turns(record, k, "assistant") for k in OPENAI_KEYS[1:])
+    label = record["labels"]
+    if isinstance(label, bool) or label not in (0, 1):
+        raise Unusable("bad-label", f"'labels' holds {label!r}: 1 (human_ref_A preferred) or 0 (human_ref_B) expected",
+                       "labels")
+    first, second = ("human_ref_A", "human_ref_B") if label == 1 else ("human_ref_B", "human_ref_A")
+    return (_side_turns(record, "history", "user"), _side_turns(record, first, "assistant"),
+            _side_turns(record, second, "assistant"))
+
+
 def pair_of(record: dict) -> Pair:
     """The record as a ``Pair``; raises Unusable (missing-field, bad-label, bad-pair, ...)."""
     layout = pair_layout(record)
@@ -118,20 +159,24 @@ def pair_of(record: dict) -> Pair:
             prompt, tail = messages[:-1], messages[-1:]
         responses = {"completion": _answer(tail, "completion")}
     else:
-        chosen, rejected = (_side_turns(record, k, "assistant") for k in ("chosen", "rejected"))
-        n = _shared(chosen, rejected)
-        if layout == "prompt-chosen-rejected":
-            prompt = chosen[:n] or _side_turns(record, "prompt", "user")
+        if layout in ("openai-preference", "shp"):
+            prompt, chosen, rejected = _named_sides(record, layout)
+            n = 0
+        else:
+            chosen, rejected = (_side_turns(record, k, "assistant") for k in ("chosen", "rejected"))
+            n = _shared(chosen, rejected)
+        if layout in PROMPT_KEY:
+            prompt = chosen[:n] or _side_turns(record, PROMPT_KEY[layout], "user")
         elif layout == "chosen-rejected":
             prompt = chosen[:n]
-        else:
+        elif layout in ("sharegpt-preference", "messages-preference"):
             key = "conversations" if layout == "sharegpt-preference" else "messages"
             prompt = turns(record[key], "from", "value") if key == "conversations" else turns(record[key])
         responses = {"chosen": _answer(chosen[n:], "chosen"), "rejected": _answer(rejected[n:], "rejected")}
     prompt = with_system(record, prompt)
     if not any(t["content"].strip() for t in prompt):
         raise Unusable("empty", "the prompt is empty", "prompt")
-    return Pair(layout, prompt, responses, record.get("label") if layout.startswith("kto") else None)
+    return Pair(layout, prompt, responses, kto_label(record.get("label")) if layout.startswith("kto") else None)
 
 
 def lenient_pair(record: dict) -> Pair | None:

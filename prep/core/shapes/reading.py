@@ -43,7 +43,7 @@ def kind(record: dict) -> str:
     if pair_layout(record) is not None:
         return "input-output"
     layout = layout_of(record)
-    if layout in ("messages", "sharegpt"):
+    if layout in ("messages", "sharegpt", "orca"):
         return "messages"
     return "text" if layout in (None, "text") else "input-output"
 
