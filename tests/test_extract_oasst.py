@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stage_outputs import outputs
+from stage_outputs import outputs, read_jsonl
 
 ROWS = Path(__file__).parent / "data" / "roundtrip" / "oasst1_message_rows.jsonl"
 
@@ -109,7 +109,7 @@ def test_broken_trees_drop_each_fault_with_its_branch_and_reason(cli, tmp_path):
         {"role": "user", "content": "Why is the sky blue?"},
         {"role": "assistant", "content": "Short answer: scattering."},
         {"role": "user", "content": "More?"}, {"role": "assistant", "content": "Blue light scatters more."}],
-        "meta": {"source": str(src), "message_ids": ["r1", "a0", "u2", "a2"], "lang": "en"}}]
+        "meta": {"source": str(src), "tree": "t1", "message_ids": ["r1", "a0", "u2", "a2"], "lang": "en"}}]
     reasons = {r["record"]["message_id"]: r["reason"] for r in rejected
                if "record" in r and r["record"].get("text") != "same id again"}
     assert reasons == {"a1": "not-on-a-path", "d1": "deleted", "x1": "orphan", "v1": "review-failed",
@@ -133,3 +133,14 @@ def test_no_conversation_at_all_fails_and_auto_points_to_the_format(cli, tmp_pat
     assert code == 2 and "message-row" in err
     detail = outputs(tmp_path / "auto.jsonl")[1][0]["detail"]
     assert "--format oasst" in detail
+
+
+def test_split_by_tree_keeps_every_path_of_a_tree_on_one_side(cli, tmp_path):
+    code, err = extract(cli, ROWS, tmp_path / "all.jsonl", "--oasst-paths", "all")
+    assert code == 0, err
+    code, _, err = cli("prep", "split", "--input", tmp_path / "all.jsonl", "--train-output", tmp_path / "t.jsonl",
+                       "--val-output", tmp_path / "v.jsonl", "--split_ratio", "0.5,0.5", "--group-key", "meta.tree",
+                       "--quiet")
+    assert code == 0, err
+    sides = {side: {r["meta"]["tree"] for r in read_jsonl(tmp_path / f"{side}.jsonl")} for side in ("t", "v")}
+    assert sides["t"] and sides["v"] and not sides["t"] & sides["v"]

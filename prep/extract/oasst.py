@@ -143,7 +143,9 @@ def conversation(path: list[Row], mode: str) -> dict:
     tree = root.record.get("message_tree_id") or root.id
     record = {"id": str(tree) if mode == "top" else f"{tree}:{leaf.id}",
               "messages": [{"role": ROLES[r.record["role"]], "content": r.record["text"]} for r in path]}
-    meta = {"source": root.where.rpartition(":")[0], "message_ids": [r.id for r in path]}
+    # meta.tree: `prep split --group-key meta.tree` keeps the conversations of one tree (all paths
+    # share its root prompt) on one side of the split.
+    meta = {"source": root.where.rpartition(":")[0], "tree": str(tree), "message_ids": [r.id for r in path]}
     if root.record.get("lang"):
         meta["lang"] = root.record["lang"]
     record["meta"] = meta
