@@ -45,7 +45,8 @@ DEFAULT_THRESHOLD = 0.5
 # Codes a user may write in --lang that the model spells differently: it says "no" for Bokmål.
 ALIASES = {"nb": "no"}
 
-_LETTER = re.compile(r"[^\W\d_]")
+# A letter of any script (not a digit, not the underscore).
+LETTER = re.compile(r"[^\W\d_]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -70,7 +71,7 @@ def _prepare(text: str) -> str | None:
     # Slicing before the regex keeps a 1 MB record from costing a 1 MB scan; 4x leaves room for
     # indentation and blank lines that collapse away.
     prefix = _SPACE.sub(" ", text[: 4 * MAX_CHARS]).strip()[:MAX_CHARS]
-    return prefix if _LETTER.search(prefix) else None
+    return prefix if LETTER.search(prefix) else None
 
 
 def identify(text: str) -> tuple[str, float]:

@@ -13,6 +13,7 @@ from collections import Counter
 from functools import cached_property
 
 from prep.clean import INLINE_CODE, code_flags
+from prep.filter.language import LETTER
 
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
@@ -23,7 +24,6 @@ CODE_SHARE = 0.6
 # characters each on real Django translations; 681 characters of Japanese: 32 "words").
 _UNSPACED = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\u0e00-\u0fff"
                        "\u1000-\u109f\u1780-\u17ff]")
-_LETTER = re.compile(r"[^\W\d_]")
 # From this share of the letters on, a text is judged as written without spaces.
 UNSPACED_SHARE = 0.3
 
@@ -66,7 +66,9 @@ class Measured:
     def unspaced(self) -> bool:
         """Mostly in a script without spaces between words: rules that count whitespace words
         (rule.spaced) would measure phrases, not words, and do not apply."""
-        letters = len(_LETTER.findall(self.text))
+        if self.text.isascii():  # most records: no script of that kind, and no regex pass
+            return False
+        letters = len(LETTER.findall(self.text))
         return letters > 0 and len(_UNSPACED.findall(self.text)) >= UNSPACED_SHARE * letters
 
     @cached_property
