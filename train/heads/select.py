@@ -140,24 +140,21 @@ def search(x, y, w, labels, opts, criterion: str) -> Search:
 
     def score(spec, tensors):
         return evaluate(sample, sample, spec, tensors, opts.lam, criterion, opts.bias)
-    if rows is not None and opts.kernel in kernels.EXPLICIT:  # nothing to compare: straight to every row
-        best = evaluate(full, sample, {"kind": opts.kernel}, {}, opts.lam, criterion, opts.bias)
-        record = {"rows": len(sample[0]), "landmarks": None, "candidates": [best.summary()], "chosen": 0,
-                  "gamma_probes": []}
-        return Search(best, {**record, "grid": [float(v) for v in best.grid],
-                             "scores": best.totals.scores(criterion)})
-    listed = candidates(sample[0], opts.kernel, opts.gamma, m, opts.seed)
-    probes, skipped = [], None
-    if opts.kernel == "auto" and len(listed) > 2:
-        scored = [score(*listed[0])]
-        probes = [score({**spec, "kind": "rbf"}, tensors) for spec, tensors in listed[1:]]
-        pick = min(range(len(probes)), key=lambda i: (_key(probes[i].score), i))
-        if wins_by_one_se(scored[0], probes[pick]):
-            scored.append(score(*listed[1 + pick]))
-        else:
-            skipped = "the rbf features alone do not beat linear by one standard error"
+    probes, skipped, refit = [], None, rows is not None
+    if refit and opts.kernel in kernels.EXPLICIT:  # nothing to compare: straight to every row
+        scored, refit = [evaluate(full, sample, {"kind": opts.kernel}, {}, opts.lam, criterion, opts.bias)], False
     else:
-        scored = [score(spec, tensors) for spec, tensors in listed]
+        listed = candidates(sample[0], opts.kernel, opts.gamma, m, opts.seed)
+        if opts.kernel == "auto" and len(listed) > 2:
+            scored = [score(*listed[0])]
+            probes = [score({**spec, "kind": "rbf"}, tensors) for spec, tensors in listed[1:]]
+            pick = min(range(len(probes)), key=lambda i: (_key(probes[i].score), i))
+            if wins_by_one_se(scored[0], probes[pick]):
+                scored.append(score(*listed[1 + pick]))
+            else:
+                skipped = "the rbf features alone do not beat linear by one standard error"
+        else:
+            scored = [score(spec, tensors) for spec, tensors in listed]
     chosen = one_standard_error(scored)
     best = scored[chosen]
     record = {"rows": len(sample[0]), "landmarks": m if best.tensors else None,
@@ -165,7 +162,7 @@ def search(x, y, w, labels, opts, criterion: str) -> Search:
               "gamma_probes": [e.summary() for e in probes]}
     if skipped:
         record["linear+rbf_skipped"] = skipped
-    if rows is not None:  # refit the winner on every row; lambda again, scored on the sample
+    if refit:  # refit the winner on every row; lambda again, scored on the sample
         best = evaluate(full, sample, best.spec, best.tensors, opts.lam, criterion, opts.bias)
     record["grid"] = [float(v) for v in best.grid]
     record["scores"] = best.totals.scores(criterion)
